@@ -93,7 +93,7 @@ type RecordedEvent struct {
 	Metadata json.RawMessage
 	Stream   string
 	Revision uint64    // position within the stream, from 0
-	Position uint64    // global position, from 1, strictly increasing
+	Position uint64    // global position, strictly increasing (from 1, contiguous, in the embedded store)
 	Recorded time.Time // UTC, the store's clock at commit
 	Hash     string    // hex SHA-256 chaining this event to the previous one in global order
 	PrevHash string    // hex SHA-256 of the previous event, or 64 zeros for the first
@@ -139,5 +139,7 @@ type Store interface {
 	ReadAll(ctx context.Context, from uint64, fn func(RecordedEvent) error) error
 	// SubscribeAll catches up from opts.From and then follows new events live.
 	SubscribeAll(ctx context.Context, opts SubscribeOptions) (Subscription, error)
+	// ChainScope says how the store links events into its hash chain, for Verify.
+	ChainScope() ChainScope
 	Close() error
 }
