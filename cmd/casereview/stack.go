@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"casereview/activities"
+	"casereview/calendar"
+	"casereview/devtemporal"
+	"casereview/eventstore"
+	"casereview/eventstore/connect"
+	"casereview/projections"
+	"casereview/review"
+	"casereview/server"
+	"casereview/worker"
+	"casereview/worker/payloadcrypt"
+	"casereview/workflows"
+)
+
+// stack is a set of running parts, stopped in the reverse of the order they started.
+type stack struct {
+	log      zerolog.Logger
+	stops    []func()
+	url      string // the HTTP server's base URL, once it listens
+	temporal string // the embedded Temporal frontend's host:port, in dev mode
+	errc     chan error
+}
+
+func newStack(log zerolog.Logger) *stack { return &stack{log: log, errc: make(chan error, 4)} }
+
+func (s *stack) onStop(f func()) { s.stops = append(s.stops, f) }
+
+// Stop stops every part, last started first.
+func (s *stack) Stop() {
+	for i := len(s.stops) - 1; i >= 0; i-- {
+		s.stops[i]()
+	}
+	s.stops = nil
+}
+
+// Err reports the first part that failed while running.
+func (s *stack) Err() <-chan error { return s.errc }
+
+// background runs f until ctx ends; its failure is reported on Err.
+func (s *stack) background(ctx context.Context, name string, f func(context.Context) error) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := f(ctx); err != nil && ctx.Err() == nil {
+			s.errc <- fmt.Errorf("%s: %w", name, err)
+		}
+	}()
+	s.onStop(func() { cancel(); <-done })
+}
+
+// lockDataDir holds an exclusive lock on dir for the life of the process: two processes on one
+// Temporal SQLite file fight over its shards.
+func (s *stack) lockDataDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("data directory %s: %w", dir, err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return fmt.Errorf("data directory lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return fmt.Errorf("data directory %s is in use by another casereview process; stop it or choose another --data: %w", dir, err)
+	}
+	s.onStop(func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() })
+	return nil
+}
+
+func (s *stack) startTemporal(ctx context.Context, dbFile, addr, namespace string) (string, error) {
+	srv, err := devtemporal.Start(ctx, devtemporal.Options{
+		DatabaseFile:     dbFile,
+		FrontendAddr:     addr,
+		Namespace:        namespace,
+		SearchAttributes: workflows.SearchAttributes,
+		Logger:           s.log,
+	})
+	if err != nil {
+		return "", err
+	}
+	s.onStop(func() {
+		if err := srv.Stop(); err != nil {
+			s.log.Warn().Err(err).Msg("stop temporal")
+		}
+	})
+	s.temporal = srv.HostPort()
+	s.log.Info().Str("address", srv.HostPort()).Msg("temporal server started")
+	return srv.HostPort(), nil
+}
+
+func (s *stack) openStore(ctx context.Context, conn string) (eventstore.Store, error) {
+	store, err := connect.Open(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	s.onStop(func() { store.Close() })
+	return store, nil
+}
+
+func (s *stack) dialTemporal(ctx context.Context, hostPort, namespace string, kr *payloadcrypt.Keyring) (client.Client, error) {
+	var c client.Client
+	var err error
+	// An external Temporal may still be starting (compose brings everything up at once).
+	for attempt := 0; attempt < 30; attempt++ {
+		c, err = client.DialContext(ctx, worker.ClientOptions(hostPort, namespace, kr, s.log))
+		if err == nil || ctx.Err() != nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("connect to Temporal at %s (namespace %s): %w", hostPort, namespace, err)
+	}
+	s.onStop(c.Close)
+	return c, nil
+}
+
+func (s *stack) startWorker(ctx context.Context, c client.Client, store eventstore.Store) {
+	acts := &activities.Activities{Store: store}
+	s.background(ctx, "worker", func(ctx context.Context) error { return worker.Run(ctx, c, acts) })
+}
+
+func (s *stack) openReadModels(ctx context.Context, path string, store eventstore.Store) (*projections.DB, error) {
+	db, err := projections.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	s.onStop(func() { db.Close() })
+	s.background(ctx, "projections", func(ctx context.Context) error { return db.Run(ctx, store, s.log) })
+	return db, nil
+}
+
+func (s *stack) startHTTP(addr string, h http.Handler) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (choose another with --http): %w", addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.errc <- fmt.Errorf("http: %w", err)
+		}
+	}()
+	s.url = "http://" + l.Addr().String()
+	s.onStop(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	return nil
+}
+
+func (s *stack) startServer(c client.Client, db *projections.DB, addr string) error {
+	h := server.New(server.Config{Cases: workflows.Cases{Client: c}, ReadModels: db, Logger: s.log})
+	return s.startHTTP(addr, h)
+}
+
+// demoCaseID is fixed so that starting with --demo again does not add a second demo case.
+const demoCaseID = "CR-DEMO0001"
+
+// seedDemo starts one fictional case; it is a no-op when the demo case exists.
+func seedDemo(ctx context.Context, c client.Client, now time.Time) error {
+	awareness := calendar.DateOf(now.In(time.UTC)).AddDays(-2)
+	in := workflows.ReviewInput{
+		CaseID: demoCaseID,
+		Notification: review.Notification{
+			Framework:     "lcspr/wt2023",
+			AwarenessDate: awareness,
+			IncidentDate:  awareness.AddDays(-1),
+			Nature:        review.NatureSeriousHarm,
+			Outline:       "Fictional demonstration case: a toddler, known to health visiting and early help, admitted to hospital with unexplained injuries. All names are invented.",
+		},
+		Actor:         workflows.Actor{UserID: "demo-seed", Role: "coordinator"},
+		CorrelationID: demoCaseID,
+	}
+	err := workflows.Cases{Client: c}.StartCase(ctx, in)
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,54 @@
+package workflows
+
+import (
+	"context"
+	"fmt"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+)
+
+// SearchAttributes are the custom search attributes casereview registers on its namespace.
+var SearchAttributes = map[string]enumspb.IndexedValueType{
+	StageKey.GetName():        enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	FrameworkKey.GetName():    enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	NextDeadlineKey.GetName(): enumspb.INDEXED_VALUE_TYPE_DATETIME,
+	OverdueKey.GetName():      enumspb.INDEXED_VALUE_TYPE_BOOL,
+}
+
+// Cases starts and queries case workflows through a Temporal client.
+type Cases struct {
+	Client client.Client
+}
+
+// StartCase starts the Review workflow of a new case; a second start for the same case ID fails.
+func (c Cases) StartCase(ctx context.Context, in ReviewInput) error {
+	_, err := c.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       ReviewWorkflowID(in.CaseID),
+		TaskQueue:                TaskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			StageKey.ValueSet("notified"),
+			FrameworkKey.ValueSet(in.Notification.Framework),
+		),
+	}, Review, in)
+	if err != nil {
+		return fmt.Errorf("start %s: %w", ReviewWorkflowID(in.CaseID), err)
+	}
+	return nil
+}
+
+// Status queries a running case's process state.
+func (c Cases) Status(ctx context.Context, caseID string) (ReviewStatus, error) {
+	var st ReviewStatus
+	v, err := c.Client.QueryWorkflow(ctx, ReviewWorkflowID(caseID), "", StatusQuery)
+	if err != nil {
+		return st, fmt.Errorf("query %s: %w", ReviewWorkflowID(caseID), err)
+	}
+	if err := v.Get(&st); err != nil {
+		return st, fmt.Errorf("decode status of %s: %w", ReviewWorkflowID(caseID), err)
+	}
+	return st, nil
+}
