@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+	"github.com/rs/zerolog"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
@@ -19,7 +20,10 @@ var eventIDSpace = uuid.MustParse("6f1d8f0e-3c55-4a0b-9d7e-2b8f3c1a9e41")
 
 // Activities carries the dependencies of every activity.
 type Activities struct {
-	Store eventstore.Store
+	Store    eventstore.Store
+	Notifier Deliverer       // nil: notifications are written to the log only
+	BaseURL  string          // where people open the pages, for links in messages
+	Log      *zerolog.Logger // nil: silent
 }
 
 // NewEvent is one event a workflow asks to record.

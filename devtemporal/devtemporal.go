@@ -192,8 +192,21 @@ func EnsureSearchAttributes(ctx context.Context, hostPort, namespace string, att
 		return fmt.Errorf("devtemporal: dial %s: %w", hostPort, err)
 	}
 	defer c.Close()
+	have, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return fmt.Errorf("devtemporal: list search attributes: %w", err)
+	}
+	missing := map[string]enumspb.IndexedValueType{}
+	for name, typ := range attrs {
+		if _, ok := have.GetCustomAttributes()[name]; !ok {
+			missing[name] = typ
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
 	_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
-		Namespace: namespace, SearchAttributes: attrs,
+		Namespace: namespace, SearchAttributes: missing,
 	})
 	if err != nil {
 		return fmt.Errorf("devtemporal: add search attributes: %w", err)

@@ -122,7 +122,8 @@ func TestNotificationSlice(t *testing.T) {
 	}
 	defer ws.Close()
 
-	resp, created := s.post(t, "/api/v1/cases", `{"framework":"lcspr/wt2023","awarenessDate":"2022-09-16","incidentDate":"2022-09-15","nature":"serious-harm","outline":"Invented test case."}`)
+	today := time.Now().UTC().AddDate(0, 0, -1).Format(time.DateOnly) // yesterday: never in the future in London
+	resp, created := s.post(t, "/api/v1/cases", `{"framework":"lcspr/wt2023","awarenessDate":"`+today+`","incidentDate":"`+today+`","nature":"serious-harm","outline":"Invented test case."}`)
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("POST /api/v1/cases: status %d, body %v", resp.StatusCode, created)
 	}
@@ -153,11 +154,11 @@ func TestNotificationSlice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(events) != 1 || events[0].Type != review.EventCaseNotified {
+	if len(events) != 2 || events[0].Type != review.EventCaseNotified || events[1].Type != review.EventClockStarted {
 		t.Fatalf("stream events = %+v", events)
 	}
 	var meta eventstore.Metadata
-	if err := json.Unmarshal(events[0].Metadata, &meta); err != nil || meta.Role != "coordinator" {
+	if err := json.Unmarshal(events[0].Metadata, &meta); err != nil || meta.Role != "business-unit" {
 		t.Errorf("metadata = %s (%v)", events[0].Metadata, err)
 	}
 
@@ -169,7 +170,7 @@ func TestNotificationSlice(t *testing.T) {
 	var got projections.CaseSummary
 	json.NewDecoder(r.Body).Decode(&got)
 	r.Body.Close()
-	if r.StatusCode != http.StatusOK || got.ID != id || got.AwarenessDate != "2022-09-16" || got.Stage != "notified" {
+	if r.StatusCode != http.StatusOK || got.ID != id || got.AwarenessDate != today || got.Stage != "notification" {
 		t.Fatalf("GET case: %d %+v", r.StatusCode, got)
 	}
 	r, err = http.Get(s.http.URL + "/api/v1/cases")
@@ -192,12 +193,13 @@ func TestNotificationSlice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Stage != "notified" || st.Revision != 0 {
+	// CaseNotified and the notification clock's ClockStarted.
+	if st.Stage != "notification" || st.Revision != 1 || len(st.Clocks) != 1 || st.Clocks[0].Clock != "notification" {
 		t.Fatalf("status = %+v", st)
 	}
 	eventually(t, "case listed by its search attributes", func() error {
 		res, err := s.client.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{
-			Query: "CaseStage = 'notified' AND CaseFramework = 'lcspr/wt2023' AND CaseOverdue = false",
+			Query: "CaseStage = 'notification' AND CaseFramework = 'lcspr/wt2023' AND CaseOverdue = false",
 		})
 		if err != nil {
 			return err

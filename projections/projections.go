@@ -1,4 +1,16 @@
 // Package projections builds read models from the event log, each change committed with its checkpoint.
+//
+// Every read model is a named projection with its own checkpoint row and code version, all in one
+// SQLite file. Case read models are derived from the case as the domain folds it (review.Case,
+// kept per case in the case_state table), so they can never disagree with the aggregate.
+//
+// A live process and a rebuild share the file safely. Rebuild builds a model into fresh tables
+// without holding a write lock, up to the position the live models had reached when it started;
+// it then takes SQLite's write lock (which pauses the live Apply, whose transactions wait on
+// busy_timeout), applies the events the live models took meanwhile, swaps the tables in by
+// renaming and sets the model's checkpoint to the live one, all in that one transaction. So a
+// rebuild may run against a stopped server's file (the CLI) or beside a running one, and Run
+// itself rebuilds, before following the log, any model whose stored code version differs.
 package projections
 
 import (
@@ -7,20 +19,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
+	"casereview/calendar"
 	"casereview/eventstore"
 	"casereview/review"
-)
-
-// name identifies this projection's checkpoint; bump version when its tables change shape.
-const (
-	name    = "cases"
-	version = 1
 )
 
 // CaseSummary is one row of the case list.
@@ -32,38 +40,93 @@ type CaseSummary struct {
 	AwarenessDate string    `json:"awarenessDate"`
 	IncidentDate  string    `json:"incidentDate"`
 	NotifiedAt    time.Time `json:"notifiedAt"`
-	Position      uint64    `json:"position"` // log position of the last event applied to this case
+	Position      uint64    `json:"position"` // log position of the last event that changed this row
+}
+
+// Audience says who may see a change, so that a server can filter the feed per user.
+type Audience struct {
+	CaseID string `json:"caseId,omitempty"`
+	// Agency is set for changes scoped to one agency (an inbox row); empty means case-wide.
+	Agency string `json:"agency,omitempty"`
+	// Public marks changes to what the public may see: the register and public action plans.
+	Public bool `json:"public,omitempty"`
 }
 
 // Change is a read-model change, stamped with the log position that caused it.
 type Change struct {
 	Position uint64       `json:"position"`
-	Model    string       `json:"model"`
+	Model    string       `json:"model"` // one of the Model* names
 	CaseID   string       `json:"caseId"`
-	Case     *CaseSummary `json:"case,omitempty"`
+	Audience Audience     `json:"audience"`
+	Case     *CaseSummary `json:"case,omitempty"` // set for board changes
 }
 
-// ErrNotFound means a read model has no such row.
-var ErrNotFound = errors.New("projections: not found")
+// Read model names, as used in Change.Model, checkpoints and Rebuild's only list.
+const (
+	ModelBoard      = "board"
+	ModelCase       = "case"
+	ModelChronology = "chronology"
+	ModelAnalysis   = "analysis"
+	ModelInbox      = "inbox"
+	ModelActionPlan = "actionplan"
+	ModelRegister   = "register"
+	ModelAudit      = "audit"
+	// ModelState is the folded case behind the case models; it emits no changes.
+	ModelState = "state"
+)
+
+// Errors callers test with errors.Is.
+var (
+	// ErrNotFound means a read model has no such row.
+	ErrNotFound = errors.New("projections: not found")
+	// ErrGap means an event arrived after a missing position in a log whose positions are contiguous.
+	ErrGap = errors.New("projections: gap in the event log")
+	// ErrUnknownModel means a read model name is not one this code knows.
+	ErrUnknownModel = errors.New("projections: unknown read model")
+)
+
+// caseStreamPrefix starts the name of every case's stream: case-{caseID}.
+const caseStreamPrefix = "case-"
+
+// Options tune a DB.
+type Options struct {
+	// ContiguousPositions says the log numbers its events 1, 2, 3... with no holes (the embedded
+	// store does; EventStoreDB does not). When set, an event that arrives after a hole is an error.
+	ContiguousPositions bool
+}
 
 // DB holds the read models.
 type DB struct {
-	db *sql.DB
+	db   *sql.DB
+	opts Options
 
 	mu      sync.Mutex
 	head    uint64
 	waiters []chan struct{} // closed when a commit moves head
+	stale   map[string]bool // models whose stored code version differs: Run rebuilds them
+
+	calendars sync.Map // region -> *calendar.Calendar
 }
 
-// Open opens (creating if needed) the read-model database at path.
-func Open(path string) (*DB, error) {
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(5000)")
+// Open opens (creating if needed) the read-model database at path, for a log that may have holes
+// in its positions.
+func Open(path string) (*DB, error) { return OpenWith(path, Options{}) }
+
+// OpenWith opens (creating if needed) the read-model database at path with options.
+func OpenWith(path string, opts Options) (*DB, error) {
+	if path == "" || strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("projections: database path %q is empty or contains '?' or '#': use a plain file path", path)
+	}
+	// Every transaction here writes; taking the write lock at BEGIN (immediate) makes a second
+	// writer on the file (a rebuild beside a live server) wait on busy_timeout instead of failing
+	// when its read snapshot turns out stale at the first write.
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("projections: open %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(4)
-	d := &DB{db: db}
-	if err := d.migrate(); err != nil {
+	d := &DB{db: db, opts: opts, stale: map[string]bool{}}
+	if err := d.migrate(context.Background()); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -77,110 +140,211 @@ func Open(path string) (*DB, error) {
 // Close closes the database.
 func (d *DB) Close() error { return d.db.Close() }
 
-func (d *DB) migrate() error {
-	_, err := d.db.Exec(`
+// migrate creates the tables of every model whose stored version matches the code's (or that is
+// new in a fresh file) and marks the others stale, to be rebuilt into fresh tables by Run.
+func (d *DB) migrate(ctx context.Context) error {
+	_, err := d.db.ExecContext(ctx, `
 CREATE TABLE IF NOT EXISTS checkpoints (name TEXT PRIMARY KEY, position INTEGER NOT NULL, version INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS cases (
-	id TEXT PRIMARY KEY, framework TEXT NOT NULL, stage TEXT NOT NULL, nature TEXT NOT NULL,
-	awareness_date TEXT NOT NULL, incident_date TEXT NOT NULL, notified_at TEXT NOT NULL, position INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS changes (position INTEGER NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (position, seq));
-`)
+CREATE TABLE IF NOT EXISTS changes (position INTEGER NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (position, seq));`)
 	if err != nil {
 		return fmt.Errorf("projections: create tables: %w", err)
+	}
+	stored, err := readCheckpoints(ctx, d.db)
+	if err != nil {
+		return err
+	}
+	fresh := true
+	for _, m := range models {
+		if _, ok := stored[m.name]; ok {
+			fresh = false
+		}
+	}
+	// A file written by the first version of this package has only the "cases" checkpoint.
+	if legacy, ok := stored["cases"]; ok && legacy.position > 0 {
+		fresh = false
+	}
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("projections: begin: %w", err)
+	}
+	defer tx.Rollback()
+	for _, m := range models {
+		cp, ok := stored[m.name]
+		if !fresh && (!ok || cp.version != m.version) {
+			d.stale[m.name] = true
+			continue
+		}
+		if err := createModel(ctx, tx, m, m.table); err != nil {
+			return err
+		}
+		if err := createIndexes(ctx, tx, m); err != nil {
+			return err
+		}
+		if !ok {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO checkpoints (name, position, version) VALUES (?, 0, ?)`, m.name, m.version); err != nil {
+				return fmt.Errorf("projections: create checkpoint %s: %w", m.name, err)
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("projections: commit tables: %w", err)
 	}
 	return nil
 }
 
-// Checkpoint returns the log position of the last event applied.
-func (d *DB) Checkpoint(ctx context.Context) (uint64, error) {
-	var pos uint64
-	err := d.db.QueryRowContext(ctx, `SELECT position FROM checkpoints WHERE name = ?`, name).Scan(&pos)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("projections: read checkpoint: %w", err)
-	}
-	return pos, nil
+type checkpoint struct {
+	position uint64
+	version  int
 }
 
-// Apply applies one event and its checkpoint in one transaction. An event at or before the
-// checkpoint was applied already and is skipped, so a repeated delivery changes nothing.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func readCheckpoints(ctx context.Context, q querier) (map[string]checkpoint, error) {
+	rows, err := q.QueryContext(ctx, `SELECT name, position, version FROM checkpoints`)
+	if err != nil {
+		return nil, fmt.Errorf("projections: read checkpoints: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]checkpoint{}
+	for rows.Next() {
+		var name string
+		var cp checkpoint
+		if err := rows.Scan(&name, &cp.position, &cp.version); err != nil {
+			return nil, fmt.Errorf("projections: read checkpoints: %w", err)
+		}
+		out[name] = cp
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("projections: read checkpoints: %w", err)
+	}
+	return out, nil
+}
+
+// Stale returns the models whose stored code version differs from the code's and which Run will
+// rebuild before following the log.
+func (d *DB) Stale() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []string
+	for _, m := range models {
+		if d.stale[m.name] {
+			out = append(out, m.name)
+		}
+	}
+	return out
+}
+
+func (d *DB) isStale(name string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stale[name]
+}
+
+// Checkpoint returns the log position up to which every current read model has applied the log.
+func (d *DB) Checkpoint(ctx context.Context) (uint64, error) {
+	stored, err := readCheckpoints(ctx, d.db)
+	if err != nil {
+		return 0, err
+	}
+	first := true
+	var low uint64
+	for _, m := range models {
+		cp, ok := stored[m.name]
+		if !ok || d.isStale(m.name) {
+			continue
+		}
+		if first || cp.position < low {
+			low, first = cp.position, false
+		}
+	}
+	return low, nil
+}
+
+// Apply applies one event to every current read model that has not yet taken it, with their
+// checkpoints, in one transaction. An event at or before a model's checkpoint was applied already
+// and is skipped, so a repeated delivery changes nothing.
 func (d *DB) Apply(ctx context.Context, e eventstore.RecordedEvent) error {
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("projections: begin: %w", err)
 	}
 	defer tx.Rollback()
-	var cp uint64
-	err = tx.QueryRowContext(ctx, `SELECT position FROM checkpoints WHERE name = ?`, name).Scan(&cp)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("projections: read checkpoint: %w", err)
+	stored, err := readCheckpoints(ctx, tx)
+	if err != nil {
+		return err
 	}
-	if e.Position <= cp {
+	var targets []*model
+	for _, m := range models {
+		cp, ok := stored[m.name]
+		if !ok || d.isStale(m.name) || e.Position <= cp.position {
+			continue
+		}
+		if d.opts.ContiguousPositions && e.Position != cp.position+1 {
+			return fmt.Errorf("%w: read model %s is at position %d and expected position %d next, but received %d",
+				ErrGap, m.name, cp.position, cp.position+1, e.Position)
+		}
+		targets = append(targets, m)
+	}
+	if len(targets) == 0 {
 		return nil
 	}
-	changes, err := applyEvent(ctx, tx, e)
+	a := applier{tx: tx, suffix: "", targets: targets}
+	changes, err := a.apply(ctx, d, e)
 	if err != nil {
 		return fmt.Errorf("projections: apply %s at position %d: %w", e.Type, e.Position, err)
 	}
 	for i, c := range changes {
 		body, err := json.Marshal(c)
 		if err != nil {
-			return err
+			return fmt.Errorf("projections: encode change: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO changes (position, seq, body) VALUES (?, ?, ?)`, e.Position, i, string(body)); err != nil {
 			return fmt.Errorf("projections: record change: %w", err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO checkpoints (name, position, version) VALUES (?, ?, ?)
-		ON CONFLICT (name) DO UPDATE SET position = excluded.position, version = excluded.version`, name, e.Position, version); err != nil {
-		return fmt.Errorf("projections: write checkpoint: %w", err)
+	for _, m := range targets {
+		if _, err := tx.ExecContext(ctx, `UPDATE checkpoints SET position = ? WHERE name = ?`, e.Position, m.name); err != nil {
+			return fmt.Errorf("projections: write checkpoint %s: %w", m.name, err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("projections: commit: %w", err)
 	}
+	d.advance(e.Position)
+	return nil
+}
+
+// advance moves the head and wakes every waiter.
+func (d *DB) advance(position uint64) {
 	d.mu.Lock()
-	d.head = e.Position
+	defer d.mu.Unlock()
+	if position > d.head {
+		d.head = position
+	}
 	for _, w := range d.waiters {
 		close(w)
 	}
 	d.waiters = nil
-	d.mu.Unlock()
-	return nil
 }
 
-func applyEvent(ctx context.Context, tx *sql.Tx, e eventstore.RecordedEvent) ([]Change, error) {
-	switch e.Type {
-	case review.EventCaseNotified:
-		ev, err := review.DecodeEvent(e.Type, e.Data)
-		if err != nil {
-			return nil, err
-		}
-		n := ev.(review.CaseNotified)
-		c := CaseSummary{
-			ID: n.CaseID, Framework: n.Framework, Stage: "notified", Nature: string(n.Nature),
-			AwarenessDate: n.AwarenessDate.String(), IncidentDate: n.IncidentDate.String(),
-			NotifiedAt: e.Recorded.UTC(), Position: e.Position,
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO cases (id, framework, stage, nature, awareness_date, incident_date, notified_at, position)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-			c.ID, c.Framework, c.Stage, c.Nature, c.AwarenessDate, c.IncidentDate, c.NotifiedAt.Format(time.RFC3339Nano), c.Position)
-		if err != nil {
-			return nil, err
-		}
-		return []Change{{Position: e.Position, Model: "case", CaseID: c.ID, Case: &c}}, nil
-	}
-	return nil, nil
-}
-
-// Run follows the log from the checkpoint and applies every event until ctx ends.
+// Run follows the log from the checkpoint and applies every event until ctx ends. It first
+// rebuilds any model whose code version changed.
 func (d *DB) Run(ctx context.Context, store eventstore.Store, log zerolog.Logger) error {
+	if stale := d.Stale(); len(stale) > 0 {
+		log.Info().Strs("models", stale).Msg("rebuilding read models whose code version changed")
+		if err := d.rebuild(ctx, store, stale); err != nil {
+			return err
+		}
+	}
 	from, err := d.Checkpoint(ctx)
 	if err != nil {
 		return err
 	}
-	sub, err := store.SubscribeAll(ctx, eventstore.SubscribeOptions{From: from, StreamPrefix: []string{"case-"}})
+	d.advance(from)
+	// Every stream, not only cases': the audit trail records every event.
+	sub, err := store.SubscribeAll(ctx, eventstore.SubscribeOptions{From: from})
 	if err != nil {
 		return fmt.Errorf("projections: subscribe from %d: %w", from, err)
 	}
@@ -195,53 +359,12 @@ func (d *DB) Run(ctx context.Context, store eventstore.Store, log zerolog.Logger
 			return fmt.Errorf("projections: subscription: %w", err)
 		}
 		if err := d.Apply(ctx, e); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
 			return err
 		}
 	}
-}
-
-// ListCases returns every case, newest notification first.
-func (d *DB) ListCases(ctx context.Context) ([]CaseSummary, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT id, framework, stage, nature, awareness_date, incident_date, notified_at, position FROM cases ORDER BY notified_at DESC, id`)
-	if err != nil {
-		return nil, fmt.Errorf("projections: list cases: %w", err)
-	}
-	defer rows.Close()
-	out := []CaseSummary{}
-	for rows.Next() {
-		c, err := scanCase(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
-}
-
-// GetCase returns one case or ErrNotFound.
-func (d *DB) GetCase(ctx context.Context, id string) (CaseSummary, error) {
-	row := d.db.QueryRowContext(ctx, `SELECT id, framework, stage, nature, awareness_date, incident_date, notified_at, position FROM cases WHERE id = ?`, id)
-	c, err := scanCase(row)
-	if errors.Is(err, sql.ErrNoRows) {
-		return CaseSummary{}, ErrNotFound
-	}
-	return c, err
-}
-
-type scanner interface{ Scan(...any) error }
-
-func scanCase(s scanner) (CaseSummary, error) {
-	var c CaseSummary
-	var notified string
-	if err := s.Scan(&c.ID, &c.Framework, &c.Stage, &c.Nature, &c.AwarenessDate, &c.IncidentDate, &notified, &c.Position); err != nil {
-		return c, err
-	}
-	t, err := time.Parse(time.RFC3339Nano, notified)
-	if err != nil {
-		return c, fmt.Errorf("projections: bad notified_at %q: %w", notified, err)
-	}
-	c.NotifiedAt = t
-	return c, nil
 }
 
 // ChangesSince calls fn for every change after position, in order, and returns the last position seen.
@@ -255,7 +378,7 @@ func (d *DB) ChangesSince(ctx context.Context, position uint64, fn func(Change) 
 	for rows.Next() {
 		var body string
 		if err := rows.Scan(&last, &body); err != nil {
-			return last, err
+			return last, fmt.Errorf("projections: read changes: %w", err)
 		}
 		var c Change
 		if err := json.Unmarshal([]byte(body), &c); err != nil {
@@ -279,4 +402,34 @@ func (d *DB) Wait(position uint64) (<-chan struct{}, uint64) {
 	}
 	d.waiters = append(d.waiters, ch)
 	return ch, d.head
+}
+
+// calendarFor returns the working-day calendar of a region, loaded once.
+func (d *DB) calendarFor(region string) (*calendar.Calendar, error) {
+	if c, ok := d.calendars.Load(region); ok {
+		return c.(*calendar.Calendar), nil
+	}
+	c, err := calendar.ForRegion(region)
+	if err != nil {
+		return nil, fmt.Errorf("projections: calendar for %q: %w", region, err)
+	}
+	d.calendars.Store(region, c)
+	return c, nil
+}
+
+// caseIDOfStream returns the case ID a stream belongs to, or "" for a stream that is not a case's.
+func caseIDOfStream(stream string) string {
+	if id, ok := strings.CutPrefix(stream, caseStreamPrefix); ok {
+		return id
+	}
+	return ""
+}
+
+// decodeCase restores a case folded earlier; Apply reloads its rule set from framework and version.
+func decodeCase(body string) (*review.Case, error) {
+	c := &review.Case{}
+	if err := json.Unmarshal([]byte(body), c); err != nil {
+		return nil, fmt.Errorf("decode case state: %w", err)
+	}
+	return c, nil
 }

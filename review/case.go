@@ -186,7 +186,7 @@ func (c *Case) apply(e Event) error {
 		if rs == nil {
 			version := n.RulesVersion
 			if version == "" {
-				version = firstRulesVersion(n.Framework)
+				version = rulesVersionInForce(n.Framework, n.AwarenessDate)
 			}
 			var err error
 			if rs, err = RulesVersion(n.Framework, version); err != nil {
@@ -202,6 +202,14 @@ func (c *Case) apply(e Event) error {
 		c.NotifiedAt = n.At
 		c.enter(rs.InitialStage, n.At)
 		return nil
+	}
+	if c.rules == nil {
+		// A case decoded from JSON carries its framework and version but not the rule set itself.
+		rs, err := RulesVersion(c.Framework, c.RulesVersion)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrHistory, err)
+		}
+		c.rules = rs
 	}
 	at := time.Time{}
 	if h, ok := e.(headed); ok {

@@ -102,7 +102,7 @@ func lcsprSteps() []step {
 		{"approve-icb", "2022-10-25", ApproveReport{By{icb}}},
 		{"approve-police", "2022-10-25", ApproveReport{By{police}}},
 		{"notice", "2022-10-26", SendPrePublicationNotice{By: By{bu}, Recipients: []string{"Panel", "Secretary of State", "Ofsted"}}},
-		{"publish", "2022-11-04", PublishReport{By: By{bu}, Location: "https://example.org/report"}},
+		{"publish", "2022-11-04", PublishReport{By: By{bu}, Location: "https://example.org/report", PublicText: "The redacted report."}},
 		{"progress-a1", "2022-11-07", UpdateActionProgress{By: By{agHealth}, ActionID: "a1", Status: ActionAwaitingEvidence, Note: "done"}},
 		{"evidence-a1", "2022-11-07", RecordImpactEvidence{By: By{agHealth}, ActionID: "a1", Evidence: "audit: 94% shared"}},
 		{"verify-a1", "2022-11-07", VerifyAction{By{la}, "a1"}},

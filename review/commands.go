@@ -1,7 +1,12 @@
 package review
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"reflect"
 	"slices"
+	"strings"
 
 	"casereview/calendar"
 )
@@ -31,41 +36,41 @@ func (b By) actor() Actor { return b.Actor }
 // NotifyIncident records an incident and opens a case.
 type NotifyIncident struct {
 	By
-	CaseID string
+	CaseID string `json:"caseId"`
 	Notification
 }
 
 // SendNotification records the serious incident notification sent to the Panel.
 type SendNotification struct {
 	By
-	Reference string
+	Reference string `json:"reference"`
 }
 
 // RecordRapidReviewFacts records the rapid review's facts and agency involvement.
 type RecordRapidReviewFacts struct {
 	By
-	Facts             string
-	AgenciesInvolved  []string
-	InequalitiesNoted string
+	Facts             string   `json:"facts"`
+	AgenciesInvolved  []string `json:"agenciesInvolved"`
+	InequalitiesNoted string   `json:"inequalitiesNoted"`
 }
 
 // SummariseKeyPracticeEpisodes records the rapid review's summary of key practice episodes.
 type SummariseKeyPracticeEpisodes struct {
 	By
-	Summary string
+	Summary string `json:"summary"`
 }
 
 // RecordImmediateActions records immediate safety actions.
 type RecordImmediateActions struct {
 	By
-	Actions []string
+	Actions []string `json:"actions"`
 }
 
 // ProposeDecision records the rapid review's proposed next step.
 type ProposeDecision struct {
 	By
-	Outcome   string
-	Rationale string
+	Outcome   string `json:"outcome"`
+	Rationale string `json:"rationale"`
 }
 
 // SignOffRapidReview is one partner's sign-off of the rapid review.
@@ -77,15 +82,15 @@ type SubmitRapidReview struct{ By }
 // RecordPanelResponse records the Panel's response.
 type RecordPanelResponse struct {
 	By
-	Response string
-	Comments string
+	Response string `json:"response"`
+	Comments string `json:"comments"`
 }
 
 // RecordDecision records the partners' decision on a review.
 type RecordDecision struct {
 	By
-	Outcome   string
-	Rationale string
+	Outcome   string `json:"outcome"`
+	Rationale string `json:"rationale"`
 }
 
 // ReportDecisionToPanel reports a decision not to review to the national panel.
@@ -94,157 +99,157 @@ type ReportDecisionToPanel struct{ By }
 // AppointReviewer appoints an independent reviewer.
 type AppointReviewer struct {
 	By
-	ReviewerID   string
-	Name         string
-	Lead         bool
-	Independence string
+	ReviewerID   string `json:"reviewerId"`
+	Name         string `json:"name"`
+	Lead         bool   `json:"lead"`
+	Independence string `json:"independence"`
 }
 
 // AgreeTermsOfReference records the terms of reference.
 type AgreeTermsOfReference struct {
 	By
-	Terms TermsOfReferenceAgreed
+	Terms TermsOfReferenceAgreed `json:"terms"`
 }
 
 // RequestFromAgency asks an agency for a chronology or report. A zero DueDate takes the rule set's clock.
 type RequestFromAgency struct {
 	By
-	RequestID string
-	Agency    string
-	Kind      string
-	DueDate   calendar.Date
-	Note      string
+	RequestID string        `json:"requestId"`
+	Agency    string        `json:"agency"`
+	Kind      string        `json:"kind"`
+	DueDate   calendar.Date `json:"dueDate"`
+	Note      string        `json:"note"`
 }
 
 // RequestExtension asks for more time on a request.
 type RequestExtension struct {
 	By
-	RequestID string
-	NewDue    calendar.Date
-	Reason    string
+	RequestID string        `json:"requestId"`
+	NewDue    calendar.Date `json:"newDue"`
+	Reason    string        `json:"reason"`
 }
 
 // DecideExtension grants or refuses a pending extension.
 type DecideExtension struct {
 	By
-	RequestID string
-	Grant     bool
-	Reason    string
+	RequestID string `json:"requestId"`
+	Grant     bool   `json:"grant"`
+	Reason    string `json:"reason"`
 }
 
 // SubmitToRequest answers a request.
 type SubmitToRequest struct {
 	By
-	RequestID string
-	Summary   string
-	Document  string
+	RequestID string `json:"requestId"`
+	Summary   string `json:"summary"`
+	Document  string `json:"document"`
 }
 
 // AcceptSubmission accepts a submission as complete.
 type AcceptSubmission struct {
 	By
-	RequestID string
+	RequestID string `json:"requestId"`
 }
 
 // ReturnSubmission returns a submission for rework.
 type ReturnSubmission struct {
 	By
-	RequestID string
-	Reason    string
+	RequestID string `json:"requestId"`
+	Reason    string `json:"reason"`
 }
 
 // RecordChronologyEntry adds an entry to an agency's chronology.
 type RecordChronologyEntry struct {
 	By
-	Entry ChronologyEntry
+	Entry ChronologyEntry `json:"entry"`
 }
 
 // FlagMissedOpportunity marks an entry as a missed opportunity.
 type FlagMissedOpportunity struct {
 	By
-	EntryID   string
-	Rationale string
+	EntryID   string `json:"entryId"`
+	Rationale string `json:"rationale"`
 }
 
 // RecordKeyPracticeEpisode records a key practice episode.
 type RecordKeyPracticeEpisode struct {
 	By
-	Episode KeyPracticeEpisodeRecorded
+	Episode KeyPracticeEpisodeRecorded `json:"episode"`
 }
 
 // RecordContributoryFactor records a contributory factor.
 type RecordContributoryFactor struct {
 	By
-	Factor ContributoryFactorRecorded
+	Factor ContributoryFactorRecorded `json:"factor"`
 }
 
 // RecordFinding records a finding.
 type RecordFinding struct {
 	By
-	Finding FindingRecorded
+	Finding FindingRecorded `json:"finding"`
 }
 
 // RecordAppraisal records what should have happened.
 type RecordAppraisal struct {
 	By
-	Appraisal AppraisalRecorded
+	Appraisal AppraisalRecorded `json:"appraisal"`
 }
 
 // RecordFamilyInvolvement records the family's involvement.
 type RecordFamilyInvolvement struct {
 	By
-	Invited     bool
-	Accepted    bool
-	HowRecorded string
+	Invited     bool   `json:"invited"`
+	Accepted    bool   `json:"accepted"`
+	HowRecorded string `json:"howRecorded"`
 }
 
 // MakeRecommendation records a recommendation.
 type MakeRecommendation struct {
 	By
-	RecommendationID string
-	Text             string
-	FindingIDs       []string
+	RecommendationID string   `json:"recommendationId"`
+	Text             string   `json:"text"`
+	FindingIDs       []string `json:"findingIds"`
 }
 
 // CreateAction creates an owned action for a recommendation.
 type CreateAction struct {
 	By
-	Action ActionCreated
+	Action ActionCreated `json:"action"`
 }
 
 // UpdateActionProgress records progress on an action.
 type UpdateActionProgress struct {
 	By
-	ActionID string
-	Status   string
-	Note     string
+	ActionID string `json:"actionId"`
+	Status   string `json:"status"`
+	Note     string `json:"note"`
 }
 
 // RecordImpactEvidence records evidence of an action's impact.
 type RecordImpactEvidence struct {
 	By
-	ActionID string
-	Evidence string
+	ActionID string `json:"actionId"`
+	Evidence string `json:"evidence"`
 }
 
 // VerifyAction verifies an action.
 type VerifyAction struct {
 	By
-	ActionID string
+	ActionID string `json:"actionId"`
 }
 
 // CloseAction formally closes an action with a reason.
 type CloseAction struct {
 	By
-	ActionID string
-	Reason   string
+	ActionID string `json:"actionId"`
+	Reason   string `json:"reason"`
 }
 
 // MarkActionNotImplemented records that an action will not be implemented, and why.
 type MarkActionNotImplemented struct {
 	By
-	ActionID string
-	Reason   string
+	ActionID string `json:"actionId"`
+	Reason   string `json:"reason"`
 }
 
 // CompleteStage closes the current stage once its required artefacts exist.
@@ -253,8 +258,8 @@ type CompleteStage struct{ By }
 // SubmitDraft sends the draft report for partner sign-off.
 type SubmitDraft struct {
 	By
-	DraftVersion string
-	Document     string
+	DraftVersion string `json:"draftVersion"`
+	Document     string `json:"document"`
 }
 
 // ApproveReport is one partner's approval of the report.
@@ -263,53 +268,56 @@ type ApproveReport struct{ By }
 // SendPrePublicationNotice sends the final report to the Panel and Secretary of State.
 type SendPrePublicationNotice struct {
 	By
-	Recipients         []string
-	PlannedPublication calendar.Date
+	Recipients         []string      `json:"recipients"`
+	PlannedPublication calendar.Date `json:"plannedPublication"`
 }
 
 // PublishReport publishes the report.
 type PublishReport struct {
 	By
-	Location         string
-	ImprovementsOnly bool
-	Justification    string
+	Location         string `json:"location"`
+	ImprovementsOnly bool   `json:"improvementsOnly"`
+	Justification    string `json:"justification"`
+	// PublicText is the redacted report (or the improvements) as the public will read it; it is
+	// checked for the children's and family's identifiers before anything is recorded.
+	PublicText string `json:"publicText"`
 }
 
 // DeferPublication defers publication with a structured reason.
 type DeferPublication struct {
 	By
-	Reason     string
-	Detail     string
-	ReviewDate calendar.Date
+	Reason     string        `json:"reason"`
+	Detail     string        `json:"detail"`
+	ReviewDate calendar.Date `json:"reviewDate"`
 }
 
 // CloseCase closes the case.
 type CloseCase struct {
 	By
-	Reason string
+	Reason string `json:"reason"`
 }
 
 // RecordReminder records a reminder the workflow sent.
 type RecordReminder struct {
 	By
-	Clock string
-	Key   string
+	Clock string `json:"clock"`
+	Key   string `json:"key"`
 }
 
 // RecordEscalation records an escalation the workflow sent.
 type RecordEscalation struct {
 	By
-	Clock string
-	Key   string
-	To    string
+	Clock string `json:"clock"`
+	Key   string `json:"key"`
+	To    string `json:"to"`
 }
 
 // RecordAccess records a person reading case data.
 type RecordAccess struct {
 	By
-	Reader  Actor
-	What    string
-	Purpose string
+	Reader  Actor  `json:"reader"`
+	What    string `json:"what"`
+	Purpose string `json:"purpose"`
 }
 
 func (NotifyIncident) CommandName() string               { return "NotifyIncident" }
@@ -385,3 +393,46 @@ func CommandNames() []string {
 	slices.Sort(names)
 	return names
 }
+
+// commandTypes maps each command name to its struct type, for DecodeCommand.
+var commandTypes = func() map[string]reflect.Type {
+	m := make(map[string]reflect.Type, len(allCommands))
+	for _, c := range allCommands {
+		m[c.CommandName()] = reflect.TypeOf(c)
+	}
+	return m
+}()
+
+// DecodeCommand builds the named command from its JSON fields, refusing unknown fields, and sets its
+// actor. The actor comes from whoever is authenticated, never from the payload.
+func DecodeCommand(name string, actor Actor, payload []byte) (Command, error) {
+	t, ok := commandTypes[name]
+	if !ok {
+		return nil, invalid("command.unknown", "command", "unknown command %q; valid commands: %s", name, strings.Join(CommandNames(), ", "))
+	}
+	v := reflect.New(t)
+	if len(bytes.TrimSpace(payload)) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(payload))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(v.Interface()); err != nil {
+			return nil, invalid("command.payload", payloadField(err), "%s: %v", name, err)
+		}
+	}
+	v.Elem().FieldByName("By").Set(reflect.ValueOf(By{Actor: actor}))
+	return v.Elem().Interface().(Command), nil
+}
+
+// payloadField names the JSON field a decoding error is about, where it can tell.
+func payloadField(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return te.Field
+	}
+	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return strings.Trim(f, `"`)
+	}
+	return ""
+}
+
+// ActorOf returns who performs a command.
+func ActorOf(cmd Command) Actor { return cmd.actor() }

@@ -65,8 +65,8 @@ var rapidReviewCommands = []string{"RecordRapidReviewFacts", "SummariseKeyPracti
 // clock events included. It changes nothing: apply the events to change the case. On a new case
 // (the zero Case) only NotifyIncident is accepted.
 func (c *Case) Decide(cmd Command, now time.Time, rules *RuleSet, cal Calendar) ([]Event, error) {
-	if rules == nil || cal == nil {
-		return nil, invalid("decide.setup", "", "a rule set and a calendar are required")
+	if rules == nil || cal == nil || cmd == nil {
+		return nil, invalid("decide.setup", "", "a command, a rule set and a calendar are required")
 	}
 	actor := cmd.actor()
 	if actor.UserID == "" || actor.Role == "" {
@@ -642,8 +642,11 @@ func (d *decider) decide(cmd Command) ([]Event, error) {
 				return nil, err
 			}
 		}
+		if err := required("publication.public-text", "publicText", cmd.PublicText); err != nil {
+			return nil, err
+		}
 		return one(ReportPublished{Header: h, PublishedOn: d.today, Location: cmd.Location, ImprovementsOnly: cmd.ImprovementsOnly,
-			Justification: cmd.Justification, KeepPublicUntil: addDuration(d.today, rules.Parameters.KeepPublic, d.cal)})
+			Justification: cmd.Justification, PublicText: cmd.PublicText, KeepPublicUntil: addDuration(d.today, rules.Parameters.KeepPublic, d.cal)})
 	case DeferPublication:
 		if !slices.Contains([]string{DeferCriminalProceedings, DeferInquest, DeferChildWelfare, DeferOther}, cmd.Reason) {
 			return nil, invalid("publication.deferral-reason", "reason", "reason %q is not criminal-proceedings, inquest, child-welfare or other", cmd.Reason)

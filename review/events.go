@@ -480,6 +480,7 @@ type ReportPublished struct {
 	Location         string        `json:"location"`
 	ImprovementsOnly bool          `json:"improvementsOnly,omitempty"`
 	Justification    string        `json:"justification,omitempty"`
+	PublicText       string        `json:"publicText,omitempty"`
 	KeepPublicUntil  calendar.Date `json:"keepPublicUntil,omitzero"`
 }
 
@@ -842,8 +843,9 @@ func decodeCaseNotified(version int, data []byte) (Event, error) {
 			IncidentDate:  old.IncidentDate,
 			Nature:        old.Nature,
 			Outline:       old.Outline,
-			// Version 1 events were written before rule sets carried versions: they ran under the first.
-			RulesVersion: firstRulesVersion(old.Framework),
+			// Version 1 events were written before rule sets carried versions: they ran under the
+			// rules in force when the incident became known.
+			RulesVersion: rulesVersionInForce(old.Framework, old.AwarenessDate),
 		}}
 		if old.Child != nil {
 			e.Children = []Child{{Name: old.Child.Name, DateOfBirth: old.Child.DateOfBirth}}

@@ -79,11 +79,11 @@ func TestInvariants(t *testing.T) {
 			fail: step{"", "2022-10-26", SendPrePublicationNotice{By: By{bu}, Recipients: []string{"Panel"}}}, rule: "publication.approvals-incomplete", kind: ErrRuleBroken,
 			fix: []string{"approve-police"}, pass: stepNamed(t, all, "notice")},
 		{name: "publication waits the notice period in working days", steps: all, before: "publish",
-			fail: step{"", "2022-11-03", PublishReport{By: By{bu}, Location: "l"}}, rule: "publication.notice-too-late", kind: ErrRuleBroken,
+			fail: step{"", "2022-11-03", PublishReport{By: By{bu}, Location: "l", PublicText: "t"}}, rule: "publication.notice-too-late", kind: ErrRuleBroken,
 			pass: stepNamed(t, all, "publish")},
 		{name: "publishing improvements only needs a justification", steps: all, before: "publish",
-			fail: step{"", "2022-11-04", PublishReport{By: By{bu}, Location: "l", ImprovementsOnly: true}}, rule: "publication.justification", kind: ErrInvalidCommand,
-			pass: step{"", "2022-11-04", PublishReport{By: By{bu}, Location: "l", ImprovementsOnly: true, Justification: "j"}}},
+			fail: step{"", "2022-11-04", PublishReport{By: By{bu}, Location: "l", ImprovementsOnly: true, PublicText: "t"}}, rule: "publication.justification", kind: ErrInvalidCommand,
+			pass: step{"", "2022-11-04", PublishReport{By: By{bu}, Location: "l", ImprovementsOnly: true, Justification: "j", PublicText: "t"}}},
 		{name: "an action is verified only with evidence of impact", steps: all, before: "evidence-a1",
 			fail: stepNamed(t, all, "verify-a1"), rule: "action.evidence-missing", kind: ErrRuleBroken,
 			fix: []string{"evidence-a1"}, pass: stepNamed(t, all, "verify-a1")},
@@ -99,6 +99,18 @@ func TestInvariants(t *testing.T) {
 		{name: "an auditor changes nothing", steps: all, before: "close",
 			fail: step{"", "2022-11-08", CloseCase{By: By{auditor}, Reason: "r"}}, rule: "permission.role", kind: ErrForbidden,
 			pass: stepNamed(t, all, "close")},
+		{name: "escalations go only to the clock's escalation roles", steps: all, before: "submit-r2",
+			fail: step{"", "2022-10-13", RecordEscalation{By: By{system}, Clock: "agency-request", Key: "r2", To: RolePanel}}, rule: "clock.escalation-role", kind: ErrInvalidCommand,
+			pass: step{"", "2022-10-13", RecordEscalation{By: By{system}, Clock: "agency-request", Key: "r2", To: RoleBusinessUnit}}},
+		{name: "only the system records reminders", steps: all, before: "remind-r2",
+			fail: step{"", "2022-10-13", RecordReminder{By: By{bu}, Clock: "agency-request", Key: "r2"}}, rule: "permission.role", kind: ErrForbidden,
+			pass: stepNamed(t, all, "remind-r2")},
+		{name: "a refused extension needs a reason", steps: all, before: "grant-extension",
+			fail: step{"", "2022-10-10", DecideExtension{By: By{bu}, RequestID: "r2"}}, rule: "request.refusal-reason", kind: ErrInvalidCommand,
+			pass: step{"", "2022-10-10", DecideExtension{By: By{bu}, RequestID: "r2", Reason: "the review timetable cannot move"}}},
+		{name: "a deferral has a structured reason", steps: all, before: "publish",
+			fail: step{"", "2022-11-04", DeferPublication{By: By{la}, Reason: DeferOther, ReviewDate: mustDate("2023-01-09")}}, rule: "publication.deferral-detail", kind: ErrInvalidCommand,
+			pass: step{"", "2022-11-04", DeferPublication{By: By{la}, Reason: DeferCriminalProceedings, ReviewDate: mustDate("2023-01-09")}}},
 		{name: "commands run only in their stages", steps: all, before: "send-sin",
 			fail: stepNamed(t, all, "facts"), rule: "stage.command-not-allowed", kind: ErrRuleBroken,
 			pass: stepNamed(t, all, "send-sin")},
@@ -228,18 +240,22 @@ func TestLegacySCR(t *testing.T) {
 			t.Errorf("clock %s due %q, want %s", clock, due[clock], want)
 		}
 	}
-	if _, err := Replay(events); err != nil {
+	replayed, err := Replay(events)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if asJSON(t, replayed) != asJSON(t, c) {
+		t.Fatal("replay differs from the case built command by command")
 	}
 
 	// No rapid review under the legacy rules.
 	c, _ = run(t, rules, cal, scrSteps(), "decide")
-	_, err := c.Decide(RecordRapidReviewFacts{By: By{bu}, Facts: "f"}, noon(t, "2022-09-21"), rules, cal)
+	_, err = c.Decide(RecordRapidReviewFacts{By: By{bu}, Facts: "f"}, noon(t, "2022-09-21"), rules, cal)
 	wantRule(t, err, "permission.unknown-command", ErrForbidden)
 
 	// Published one calendar week after the notice, not sooner.
 	c, _ = run(t, rules, cal, scrSteps(), "publish")
-	_, err = c.Decide(PublishReport{By: By{bu}, Location: "l"}, noon(t, "2022-11-01"), rules, cal)
+	_, err = c.Decide(PublishReport{By: By{bu}, Location: "l", PublicText: "t"}, noon(t, "2022-11-01"), rules, cal)
 	wantRule(t, err, "publication.notice-too-late", ErrRuleBroken)
 
 	// A decision not to hold an SCR is reported to the national panel within 14 days, then closed.
@@ -285,7 +301,7 @@ func TestValuesChangeInRuleDataAlone(t *testing.T) {
 	steps := without(lcsprSteps(), "signoff-icb", "signoff-police", "approve-icb", "approve-police")
 	c, _ := run(t, changed, cal, steps, "publish")
 	// Three working days after Wednesday 26 October is Monday 31 October.
-	events, err := c.Decide(PublishReport{By: By{bu}, Location: "l"}, noon(t, "2022-10-31"), changed, cal)
+	events, err := c.Decide(PublishReport{By: By{bu}, Location: "l", PublicText: "t"}, noon(t, "2022-10-31"), changed, cal)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,7 +310,7 @@ func TestValuesChangeInRuleDataAlone(t *testing.T) {
 	}
 	// The embedded rules refuse the same day.
 	c, _ = run(t, mustRules(t, "lcspr/wt2023"), cal, lcsprSteps(), "publish")
-	_, err = c.Decide(PublishReport{By: By{bu}, Location: "l"}, noon(t, "2022-10-31"), mustRules(t, "lcspr/wt2023"), cal)
+	_, err = c.Decide(PublishReport{By: By{bu}, Location: "l", PublicText: "t"}, noon(t, "2022-10-31"), mustRules(t, "lcspr/wt2023"), cal)
 	wantRule(t, err, "publication.notice-too-late", ErrRuleBroken)
 }
 

@@ -59,7 +59,7 @@ type Duration struct {
 
 func (d Duration) String() string {
 	unit := strings.ReplaceAll(d.Unit, "-", " ")
-	if d.N == 1 {
+	if d.N == 1 || d.N == -1 {
 		unit = strings.TrimSuffix(unit, "s")
 	}
 	return fmt.Sprintf("%d %s", d.N, unit)
@@ -285,11 +285,21 @@ func RulesVersions(framework string) []string {
 	return out
 }
 
-func firstRulesVersion(framework string) string {
-	if v := registry[framework]; len(v) > 0 {
-		return v[0].Version
+// rulesVersionInForce returns the version of a framework's rules in force on a date: the latest
+// effective on or before it, or the first version for a date before them all. It dates events
+// that were recorded without naming their rule-set version.
+func rulesVersionInForce(framework string, on calendar.Date) string {
+	versions := registry[framework]
+	if len(versions) == 0 {
+		return ""
 	}
-	return ""
+	v := versions[0].Version
+	for _, rs := range versions {
+		if rs.Effective <= on.String() {
+			v = rs.Version
+		}
+	}
+	return v
 }
 
 // ParseRuleSet decodes and validates a rule set. Every fault is reported, each naming where it is.
@@ -570,7 +580,7 @@ func (rs *RuleSet) WriteProcessMap(w io.Writer) error {
 			fmt.Fprintf(&b, "      reminders: %s working days before due\n", strings.Join(rem, ", "))
 		}
 		for _, e := range c.Escalations {
-			fmt.Fprintf(&b, "      escalation: %d working days after due -> %s\n", e.After, rs.roleTitle(e.Notify))
+			fmt.Fprintf(&b, "      escalation: %s after due -> %s\n", Duration{e.After, UnitWorkingDays}, rs.roleTitle(e.Notify))
 		}
 		if c.Source != "" {
 			fmt.Fprintf(&b, "      source: %s\n", c.Source)

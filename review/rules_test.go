@@ -133,7 +133,7 @@ func TestWriteProcessMap(t *testing.T) {
 		"[panel-response]: 10 calendar days from RapidReviewSubmitted until PanelResponded; expected by (not a deadline)",
 		"[publication]: 6 months from ReviewDecided (lcspr) until ReportPublished",
 		"reminders: 2, 1 working days before due",
-		"escalation: 1 working days after due -> safeguarding partner",
+		"escalation: 1 working day after due -> safeguarding partner",
 		"SignOffRapidReview: safeguarding partner (local authority, ICB, police); in rapid-review",
 		"pre-publication notice: 7 working days before publication",
 		"required partners for sign-off: local-authority, icb, police",
@@ -148,5 +148,28 @@ func TestWriteProcessMap(t *testing.T) {
 		if err := mustRules(t, f).WriteProcessMap(&buf); err != nil || buf.Len() < 500 {
 			t.Errorf("%s: process map of %d bytes, err %v", f, buf.Len(), err)
 		}
+	}
+}
+
+func TestRulesVersionInForce(t *testing.T) {
+	tests := []struct{ framework, on, want string }{
+		{"lcspr/wt2023", "2022-09-16", "2023.1"}, // before any version: the first
+		{"lcspr/wt2023", "2024-01-10", "2023.1"},
+		{"lcspr/wt2023", "2024-12-01", "2024.1"},
+		{"lcspr/wt2023", "2026-01-01", "2024.1"},
+		{"nowhere/1", "2026-01-01", ""},
+	}
+	for _, tt := range tests {
+		if got := rulesVersionInForce(tt.framework, date(t, tt.on)); got != tt.want {
+			t.Errorf("rulesVersionInForce(%s, %s) = %q, want %q", tt.framework, tt.on, got, tt.want)
+		}
+	}
+	// A notification recorded without a version folds under the rules in force on its awareness date.
+	c, err := Replay([]Event{CaseNotified{CaseID: "c", Notification: Notification{Framework: "lcspr/wt2023", AwarenessDate: date(t, "2025-03-03")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RulesVersion != "2024.1" {
+		t.Errorf("rules version %s, want 2024.1", c.RulesVersion)
 	}
 }

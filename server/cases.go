@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"casereview/calendar"
 	"casereview/projections"
@@ -54,12 +55,14 @@ func (s *Server) createCase(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, err)
 		return
 	}
-	in := workflows.ReviewInput{
-		CaseID:        id,
-		Notification:  n,
-		Actor:         workflows.Actor{UserID: "dev-coordinator", Role: "coordinator"},
-		CorrelationID: id,
+	actor := review.Actor{UserID: "dev-coordinator", Role: review.RoleBusinessUnit}
+	cmd := review.NotifyIncident{By: review.By{Actor: actor}, CaseID: id, Notification: n}
+	if fields := decideFirst(cmd, s.cfg.Now()); len(fields) > 0 {
+		writeProblem(w, r, http.StatusUnprocessableEntity, "The notification breaks a rule",
+			"Correct the fields listed in errors and send it again; nothing was recorded.", fields...)
+		return
 	}
+	in := workflows.ReviewInput{CaseID: id, Notify: cmd, CorrelationID: id}
 	if err := s.cfg.Cases.StartCase(r.Context(), in); err != nil {
 		s.internalError(w, r, fmt.Errorf("start case workflow: %w", err))
 		return
@@ -183,6 +186,27 @@ func (s *Server) getCase(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, c)
+}
+
+// decideFirst checks a notification against its rule set exactly as the workflow will, so that a
+// notification the case would refuse is refused here, synchronously, before any workflow starts.
+func decideFirst(cmd review.NotifyIncident, now time.Time) []FieldError {
+	rules, err := review.Rules(cmd.Framework)
+	if err != nil {
+		return []FieldError{{Field: "framework", Detail: err.Error()}}
+	}
+	cal, err := calendar.ForRegion(rules.CalendarRegion)
+	if err != nil {
+		return []FieldError{{Field: "framework", Detail: err.Error()}}
+	}
+	if _, err := review.NewCase(rules).Decide(cmd, now, rules, cal); err != nil {
+		var re *review.RuleError
+		if errors.As(err, &re) {
+			return []FieldError{{Field: re.Field, Detail: re.Message + " (rule " + re.Rule + ")"}}
+		}
+		return []FieldError{{Field: "", Detail: err.Error()}}
+	}
+	return nil
 }
 
 // newCaseID returns a short random reference such as "CR-7F3K9QXM": easy to read out on the

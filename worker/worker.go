@@ -18,6 +18,8 @@ import (
 // Register adds every workflow and activity to a worker.
 func Register(r sdkworker.Registry, acts *activities.Activities) {
 	r.RegisterWorkflow(workflows.Review)
+	r.RegisterWorkflow(workflows.AgencyRequest)
+	r.RegisterWorkflow(workflows.ActionItem)
 	r.RegisterActivity(acts)
 }
 

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -17,7 +18,7 @@ var SearchAttributes = map[string]enumspb.IndexedValueType{
 	OverdueKey.GetName():      enumspb.INDEXED_VALUE_TYPE_BOOL,
 }
 
-// Cases starts and queries case workflows through a Temporal client.
+// Cases starts, commands and queries case workflows through a Temporal client.
 type Cases struct {
 	Client client.Client
 }
@@ -31,13 +32,55 @@ func (c Cases) StartCase(ctx context.Context, in ReviewInput) error {
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			StageKey.ValueSet("notified"),
-			FrameworkKey.ValueSet(in.Notification.Framework),
+			FrameworkKey.ValueSet(in.Notify.Framework),
 		),
 	}, Review, in)
 	if err != nil {
 		return fmt.Errorf("start %s: %w", ReviewWorkflowID(in.CaseID), err)
 	}
 	return nil
+}
+
+// CommandError is a command the case refused, with the kind (ErrTypeForbidden, ErrTypeInvalid,
+// ErrTypeRule, ErrTypeRedaction) and the rule broken.
+type CommandError struct {
+	Kind   string
+	Detail RuleDetail
+	// Offences lists the passages a redaction check found, for ErrTypeRedaction.
+	Offences []map[string]any
+}
+
+func (e *CommandError) Error() string { return e.Kind + ": " + e.Detail.Message }
+
+// Command sends a lifecycle command to a case as an Update and waits for its result. A refusal is
+// a *CommandError.
+func (c Cases) Command(ctx context.Context, caseID string, req CommandRequest) (CommandResult, error) {
+	h, err := c.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   ReviewWorkflowID(caseID),
+		UpdateName:   CommandUpdate,
+		Args:         []any{req},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	var res CommandResult
+	if err == nil {
+		err = h.Get(ctx, &res)
+	}
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		ce := &CommandError{Kind: appErr.Type(), Detail: RuleDetail{Message: appErr.Message()}}
+		if appErr.HasDetails() {
+			var offences []map[string]any
+			if appErr.Details(&ce.Detail, &offences) != nil {
+				appErr.Details(&ce.Detail)
+			}
+			ce.Offences = offences
+		}
+		return res, ce
+	}
+	if err != nil {
+		return res, fmt.Errorf("command %s on %s: %w", req.Name, ReviewWorkflowID(caseID), err)
+	}
+	return res, nil
 }
 
 // Status queries a running case's process state.

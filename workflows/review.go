@@ -3,13 +3,16 @@ package workflows
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"casereview/activities"
+	"casereview/calendar"
 	"casereview/eventstore"
 	"casereview/review"
 )
@@ -31,77 +34,547 @@ var (
 	OverdueKey      = temporal.NewSearchAttributeKeyBool("CaseOverdue")
 )
 
-// StatusQuery is the query name answering a case's process state.
-const StatusQuery = "status"
+// Names of the Review workflow's handlers.
+const (
+	StatusQuery      = "status"
+	CommandUpdate    = "command"
+	ObligationSignal = "obligation-sent"
+)
 
-// Actor is who asked for a step.
-type Actor struct {
-	UserID string `json:"userId"`
-	Role   string `json:"role"`
-	Agency string `json:"agency,omitempty"`
+// System is the actor of what the workflow does by itself: reminders, escalations.
+var System = review.Actor{UserID: "casereview", Role: review.RoleSystem}
+
+// ReviewInput starts a case, or resumes one after continue-as-new.
+type ReviewInput struct {
+	CaseID        string                `json:"caseId"`
+	Notify        review.NotifyIncident `json:"notify"`
+	CorrelationID string                `json:"correlationId"`
+	// Resume means the case exists: the new run folds its state from the event log.
+	Resume bool `json:"resume,omitempty"`
 }
 
-// ReviewInput starts a case.
-type ReviewInput struct {
-	CaseID        string              `json:"caseId"`
-	Notification  review.Notification `json:"notification"`
-	Actor         Actor               `json:"actor"`
-	CorrelationID string              `json:"correlationId"`
+// CommandRequest asks the case to perform one lifecycle command.
+type CommandRequest struct {
+	Name          string          `json:"name"`
+	Actor         review.Actor    `json:"actor"`
+	Payload       json.RawMessage `json:"payload,omitempty"`
+	CorrelationID string          `json:"correlationId,omitempty"`
+}
+
+// CommandResult says what a command recorded.
+type CommandResult struct {
+	Revision int64    `json:"revision"`
+	Position uint64   `json:"position"`
+	Events   []string `json:"events"`
+	Stage    string   `json:"stage"`
 }
 
 // ReviewStatus is the answer to StatusQuery.
 type ReviewStatus struct {
-	CaseID    string `json:"caseId"`
-	Framework string `json:"framework"`
-	Stage     string `json:"stage"`
-	Revision  int64  `json:"revision"` // last revision of the case stream, -1 before the first event
+	CaseID    string              `json:"caseId"`
+	Framework string              `json:"framework"`
+	Stage     string              `json:"stage"`
+	Revision  int64               `json:"revision"` // last revision of the case stream, -1 before the first event
+	Clocks    []review.ClockState `json:"clocks,omitempty"`
+	NextWake  time.Time           `json:"nextWake,omitzero"`
+	Closed    bool                `json:"closed"`
 }
 
-// Review runs one case from notification to closure.
+// Error types carried by ApplicationErrors from the command update, for the API to map.
+const (
+	ErrTypeForbidden = "Forbidden"
+	ErrTypeInvalid   = "InvalidCommand"
+	ErrTypeRule      = "RuleBroken"
+	ErrTypeConflict  = "Conflict"
+	ErrTypeRedaction = "RedactionFailed"
+)
+
+// RuleDetail is the detail of a rejected command.
+type RuleDetail struct {
+	Rule    string `json:"rule"`
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+}
+
+// reviewRun is the state of one run of the Review workflow.
+type reviewRun struct {
+	caseID      string
+	correlation string
+	c           *review.Case
+	rules       *review.RuleSet
+	cal         review.Calendar
+	revision    int64
+	busy        bool // a command is being decided and recorded; the next waits for the latest state
+	changed     int  // bumped on every change so the main loop recomputes its next wake
+	nextWake    time.Time
+	obligations []ObligationSent
+	wokeFor     map[string]bool // case-level wakes already acted on (deferral review, planned publication)
+}
+
+// Review runs one case from notification to closure, driven by the case's rule set.
 func Review(ctx workflow.Context, in ReviewInput) error {
-	st := ReviewStatus{CaseID: in.CaseID, Framework: in.Notification.Framework, Stage: "notified", Revision: -1}
-	if err := workflow.SetQueryHandler(ctx, StatusQuery, func() (ReviewStatus, error) { return st, nil }); err != nil {
+	r := &reviewRun{caseID: in.CaseID, correlation: in.CorrelationID, revision: -1, wokeFor: map[string]bool{}}
+	ctx = withActivityOptions(ctx)
+	if err := workflow.SetQueryHandler(ctx, StatusQuery, r.status); err != nil {
 		return err
 	}
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
+	if in.Resume {
+		if err := r.load(ctx); err != nil {
+			return err
+		}
+	} else {
+		rules, err := review.Rules(in.Notify.Framework)
+		if err != nil {
+			return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalid, nil)
+		}
+		if err := r.setRules(rules); err != nil {
+			return err
+		}
+		r.c = review.NewCase(rules)
+		if _, err := r.execute(ctx, in.Notify, in.CorrelationID); err != nil {
+			return err
+		}
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, CommandUpdate, r.handleCommand, workflow.UpdateHandlerOptions{Validator: r.validateCommand}); err != nil {
+		return err
+	}
+	signals := workflow.GetSignalChannel(ctx, ObligationSignal)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var o ObligationSent
+			signals.Receive(ctx, &o)
+			r.obligations = append(r.obligations, o)
+			r.changed++
+		}
+	})
+	for {
+		seen := r.changed
+		due, next := r.dueWakes(workflow.Now(ctx))
+		r.nextWake = next
+		if len(due) == 0 && len(r.obligations) == 0 {
+			cond := func() bool {
+				return r.changed != seen || r.c.Closed != nil || workflow.GetInfo(ctx).GetContinueAsNewSuggested()
+			}
+			if next.IsZero() {
+				if err := workflow.Await(ctx, cond); err != nil {
+					return err
+				}
+			} else if _, err := workflow.AwaitWithTimeout(ctx, next.Sub(workflow.Now(ctx)), cond); err != nil {
+				return err
+			}
+		}
+		if err := workflow.Await(ctx, func() bool { return !r.busy }); err != nil {
+			return err
+		}
+		if err := r.act(ctx); err != nil {
+			return err
+		}
+		if r.c.Closed != nil || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+			if err := workflow.Await(ctx, func() bool { return !r.busy && workflow.AllHandlersFinished(ctx) }); err != nil {
+				return err
+			}
+			if len(r.obligations) > 0 {
+				continue // record what children reported before this run ends
+			}
+			if r.c.Closed != nil {
+				return nil
+			}
+			return workflow.NewContinueAsNewError(ctx, Review, ReviewInput{CaseID: r.caseID, CorrelationID: r.correlation, Resume: true})
+		}
+	}
+}
+
+// withActivityOptions gives activities a timeout and a retry policy; update handlers get a fresh
+// context, so each entry point applies it.
+func withActivityOptions(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute},
 	})
-	meta := eventstore.Metadata{
-		Actor:         in.Actor.UserID,
-		Role:          in.Actor.Role,
-		CorrelationID: in.CorrelationID,
-	}
-	notified := review.CaseNotified{CaseID: in.CaseID, Notification: in.Notification}
-	if _, err := record(ctx, &st, meta, notified); err != nil {
-		return err
-	}
-	if err := workflow.UpsertTypedSearchAttributes(ctx,
-		StageKey.ValueSet(st.Stage),
-		FrameworkKey.ValueSet(st.Framework),
-		OverdueKey.ValueSet(false),
-	); err != nil {
-		return err
-	}
-	// The case stays open until the lifecycle closes it; nothing polls while it waits.
-	return workflow.Await(ctx, func() bool { return st.Stage == "closed" })
 }
 
-// record appends events to the case stream at the revision the workflow last saw.
-func record(ctx workflow.Context, st *ReviewStatus, meta eventstore.Metadata, events ...review.Event) (activities.RecordResult, error) {
-	in := activities.RecordInput{Stream: CaseStream(st.CaseID), ExpectedRevision: st.Revision, Metadata: meta}
-	for _, e := range events {
-		typ, data, err := review.EncodeEvent(e)
-		if err != nil {
-			return activities.RecordResult{}, err
+func (r *reviewRun) setRules(rules *review.RuleSet) error {
+	cal, err := calendar.ForRegion(rules.CalendarRegion)
+	if err != nil {
+		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalid, nil)
+	}
+	r.rules, r.cal = rules, cal
+	return nil
+}
+
+func (r *reviewRun) status() (ReviewStatus, error) {
+	st := ReviewStatus{CaseID: r.caseID, Revision: r.revision, NextWake: r.nextWake}
+	if r.c != nil {
+		st.Framework, st.Stage, st.Clocks, st.Closed = r.c.Framework, r.c.Stage, r.c.RunningClocks(), r.c.Closed != nil
+	}
+	return st, nil
+}
+
+// load folds the case from its stream: the event log, not workflow history, is the record.
+func (r *reviewRun) load(ctx workflow.Context) error {
+	var a *activities.Activities
+	var res activities.LoadResult
+	if err := workflow.ExecuteActivity(ctx, a.Load, activities.LoadInput{Stream: CaseStream(r.caseID)}).Get(ctx, &res); err != nil {
+		return fmt.Errorf("load case: %w", err)
+	}
+	events, err := res.Events()
+	if err != nil {
+		return temporal.NewNonRetryableApplicationError("decode case: "+err.Error(), "History", err)
+	}
+	c, err := review.Replay(events)
+	if err != nil {
+		return temporal.NewNonRetryableApplicationError("fold case: "+err.Error(), "History", err)
+	}
+	r.c, r.revision = c, res.Revision
+	return r.setRules(c.Rules())
+}
+
+func (r *reviewRun) validateCommand(ctx workflow.Context, req CommandRequest) error {
+	cmd, err := review.DecodeCommand(req.Name, req.Actor, req.Payload)
+	if err != nil {
+		return ruleError(err)
+	}
+	if req.Actor.Role == review.RoleSystem {
+		return temporal.NewNonRetryableApplicationError("only the workflow itself acts as the system", ErrTypeForbidden, nil)
+	}
+	if _, err := r.c.Decide(cmd, workflow.Now(ctx), r.rules, r.cal); err != nil {
+		return ruleError(err)
+	}
+	return nil
+}
+
+func (r *reviewRun) handleCommand(ctx workflow.Context, req CommandRequest) (CommandResult, error) {
+	ctx = withActivityOptions(ctx)
+	if err := workflow.Await(ctx, func() bool { return !r.busy }); err != nil {
+		return CommandResult{}, err
+	}
+	r.busy = true
+	defer func() { r.busy = false }()
+	cmd, err := review.DecodeCommand(req.Name, req.Actor, req.Payload)
+	if err != nil {
+		return CommandResult{}, ruleError(err)
+	}
+	if p, ok := cmd.(review.PublishReport); ok {
+		if err := r.checkRedaction(ctx, p.PublicText); err != nil {
+			return CommandResult{}, err
 		}
-		in.Events = append(in.Events, activities.NewEvent{Type: typ, Data: json.RawMessage(data)})
+	}
+	return r.execute(ctx, cmd, req.CorrelationID)
+}
+
+// decision is a Decide result recorded as a side effect, so that replaying a history never depends
+// on today's domain code agreeing with the code that made the decision.
+type decision struct {
+	Events []activities.NewEvent `json:"events"`
+	Error  *RuleDetail           `json:"error,omitempty"`
+	Kind   string                `json:"kind,omitempty"`
+}
+
+// execute decides a command on the current state, records its events at the expected revision and
+// applies them. On a revision conflict it reloads the case from the log and decides again.
+func (r *reviewRun) execute(ctx workflow.Context, cmd review.Command, correlation string) (CommandResult, error) {
+	for attempt := 0; ; attempt++ {
+		now := workflow.Now(ctx)
+		var d decision
+		err := workflow.SideEffect(ctx, func(workflow.Context) any {
+			evs, err := r.c.Decide(cmd, now, r.rules, r.cal)
+			if err != nil {
+				kind, detail := ruleDetail(err)
+				return decision{Error: &detail, Kind: kind}
+			}
+			out := decision{}
+			for _, e := range evs {
+				typ, data, err := review.EncodeEvent(e)
+				if err != nil {
+					return decision{Error: &RuleDetail{Rule: "event.encode", Message: err.Error()}, Kind: ErrTypeInvalid}
+				}
+				out.Events = append(out.Events, activities.NewEvent{Type: typ, Data: data})
+			}
+			return out
+		}).Get(&d)
+		if err != nil {
+			return CommandResult{}, err
+		}
+		if d.Error != nil {
+			return CommandResult{}, temporal.NewNonRetryableApplicationError(d.Error.Message, d.Kind, nil, *d.Error)
+		}
+		res, err := r.record(ctx, d.Events, review.ActorOf(cmd), correlation)
+		var appErr *temporal.ApplicationError
+		if errors.As(err, &appErr) && appErr.Type() == activities.ErrConflict && attempt < 3 {
+			if err := r.load(ctx); err != nil {
+				return CommandResult{}, err
+			}
+			continue
+		}
+		if err != nil {
+			return CommandResult{}, err
+		}
+		events := make([]review.Event, len(d.Events))
+		types := make([]string, len(d.Events))
+		for i, ne := range d.Events {
+			if events[i], err = review.DecodeEvent(ne.Type, ne.Data); err != nil {
+				return CommandResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "History", nil)
+			}
+			types[i] = ne.Type
+		}
+		if err := r.c.Apply(events...); err != nil {
+			return CommandResult{}, temporal.NewNonRetryableApplicationError("apply recorded events: "+err.Error(), "History", nil)
+		}
+		r.revision = res.NextRevision
+		r.changed++
+		if err := r.afterEvents(ctx, events); err != nil {
+			return CommandResult{}, err
+		}
+		return CommandResult{Revision: res.NextRevision, Position: res.Position, Events: types, Stage: r.c.Stage}, nil
+	}
+}
+
+func (r *reviewRun) record(ctx workflow.Context, events []activities.NewEvent, actor review.Actor, correlation string) (activities.RecordResult, error) {
+	in := activities.RecordInput{
+		Stream:           CaseStream(r.caseID),
+		ExpectedRevision: r.revision,
+		Events:           events,
+		Metadata: eventstore.Metadata{
+			Actor:          actor.UserID,
+			Role:           actor.Role,
+			CorrelationID:  correlation,
+			RuleSetVersion: r.rules.Version,
+		},
+	}
+	if r.cal != nil {
+		in.Metadata.CalendarVersion = r.cal.Version()
 	}
 	var a *activities.Activities
 	var res activities.RecordResult
-	if err := workflow.ExecuteActivity(ctx, a.Record, in).Get(ctx, &res); err != nil {
-		return res, fmt.Errorf("record %d events: %w", len(events), err)
+	err := workflow.ExecuteActivity(ctx, a.Record, in).Get(ctx, &res)
+	return res, err
+}
+
+// afterEvents starts and steers child workflows for keyed clocks and refreshes the search attributes.
+func (r *reviewRun) afterEvents(ctx workflow.Context, events []review.Event) error {
+	for _, e := range events {
+		switch e := e.(type) {
+		case review.ClockStarted:
+			if e.Key == "" {
+				continue
+			}
+			if err := r.startChild(ctx, e.Deadline); err != nil {
+				return err
+			}
+		case review.ClockExtended:
+			if e.Key != "" {
+				r.signalChild(ctx, e.Key, DeadlineSignal, e.Deadline)
+			}
+		case review.ClockStopped:
+			if e.Key != "" {
+				r.signalChild(ctx, e.Key, StopSignal, e.StoppedOn)
+			}
+		}
 	}
-	st.Revision = res.NextRevision
-	return res, nil
+	return r.upsertSearchAttributes(ctx)
+}
+
+func (r *reviewRun) upsertSearchAttributes(ctx workflow.Context) error {
+	now := workflow.Now(ctx)
+	updates := []temporal.SearchAttributeUpdate{StageKey.ValueSet(r.c.Stage), FrameworkKey.ValueSet(r.c.Framework)}
+	var next time.Time
+	overdue := false
+	for _, k := range r.c.RunningClocks() {
+		if next.IsZero() || k.DueAt.Before(next) {
+			next = k.DueAt
+		}
+		if k.Kind == review.KindDeadline && now.After(k.DueAt) {
+			overdue = true
+		}
+	}
+	if next.IsZero() {
+		updates = append(updates, NextDeadlineKey.ValueUnset())
+	} else {
+		updates = append(updates, NextDeadlineKey.ValueSet(next))
+	}
+	updates = append(updates, OverdueKey.ValueSet(overdue))
+	return workflow.UpsertTypedSearchAttributes(ctx, updates...)
+}
+
+// wake is a moment the case itself must act at.
+type wake struct {
+	id string
+	at time.Time
+	do func(workflow.Context) error
+}
+
+// dueWakes lists the case-level wakes due at now and the time of the next one.
+func (r *reviewRun) dueWakes(now time.Time) (due []wake, next time.Time) {
+	for _, w := range r.wakes() {
+		if w.at.After(now) {
+			if next.IsZero() || w.at.Before(next) {
+				next = w.at
+			}
+			continue
+		}
+		due = append(due, w)
+	}
+	return due, next
+}
+
+// wakes lists what the case owes at a time: reminders and escalations of its own (unkeyed) clocks,
+// the moment each running deadline passes (to mark the case overdue), the deferral's review date and
+// the planned publication date.
+func (r *reviewRun) wakes() []wake {
+	var out []wake
+	for _, k := range r.c.RunningClocks() {
+		if k.Key != "" {
+			continue // followed by a child workflow
+		}
+		for _, o := range pendingObligations(k.Deadline, progressOf(k), r.cal) {
+			out = append(out, wake{id: k.Clock + "/" + o.ID, at: o.At, do: func(ctx workflow.Context) error { return r.fulfil(ctx, o) }})
+		}
+		if k.Kind == review.KindDeadline {
+			id := "overdue/" + k.Clock + "/" + k.Due.String()
+			if !r.wokeFor[id] {
+				out = append(out, wake{id: id, at: k.DueAt.Add(time.Second), do: func(ctx workflow.Context) error {
+					r.wokeFor[id] = true
+					return r.upsertSearchAttributes(ctx)
+				}})
+			}
+		}
+	}
+	if n := len(r.c.Deferrals); n > 0 && r.c.Publication == nil {
+		d := r.c.Deferrals[n-1]
+		id := "deferral-review/" + d.ReviewDate.String()
+		if !r.wokeFor[id] {
+			out = append(out, wake{id: id, at: morning(r.cal, d.ReviewDate), do: func(ctx workflow.Context) error {
+				r.wokeFor[id] = true
+				return r.notify(ctx, Obligation{ID: id, Kind: "deferral-review", On: d.ReviewDate, At: morning(r.cal, d.ReviewDate), Notify: review.RoleBusinessUnit},
+					"review the deferral of publication", d.ReviewDate)
+			}})
+		}
+	}
+	if n := r.c.Notice; n != nil && !n.PlannedPublication.IsZero() && r.c.Publication == nil && len(r.c.Deferrals) == 0 {
+		id := "planned-publication/" + n.PlannedPublication.String()
+		if !r.wokeFor[id] {
+			out = append(out, wake{id: id, at: morning(r.cal, n.PlannedPublication), do: func(ctx workflow.Context) error {
+				r.wokeFor[id] = true
+				return r.notify(ctx, Obligation{ID: id, Kind: "planned-publication", On: n.PlannedPublication, At: morning(r.cal, n.PlannedPublication), Notify: review.RoleBusinessUnit},
+					"publish the report: the planned publication date has come", n.PlannedPublication)
+			}})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b wake) int { return a.at.Compare(b.at) })
+	return out
+}
+
+// act performs every wake that is due and records what children reported sending.
+func (r *reviewRun) act(ctx workflow.Context) error {
+	r.busy = true
+	defer func() { r.busy = false }()
+	for len(r.obligations) > 0 {
+		o := r.obligations[0]
+		r.obligations = r.obligations[1:]
+		if err := r.recordSent(ctx, o.Obligation); err != nil {
+			return err
+		}
+	}
+	now := workflow.Now(ctx)
+	due, _ := r.dueWakes(now)
+	// Of several reminders of one clock already due, send only the latest.
+	latest := map[string]string{}
+	for _, w := range due {
+		if o, ok := r.obligationOf(w.id); ok && o.Kind == "reminder" {
+			latest[o.Clock] = w.id
+		}
+	}
+	for _, w := range due {
+		if o, ok := r.obligationOf(w.id); ok && o.Kind == "reminder" && latest[o.Clock] != w.id {
+			continue
+		}
+		if err := w.do(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *reviewRun) obligationOf(wakeID string) (Obligation, bool) {
+	for _, k := range r.c.RunningClocks() {
+		if k.Key != "" {
+			continue
+		}
+		for _, o := range pendingObligations(k.Deadline, progressOf(k), r.cal) {
+			if k.Clock+"/"+o.ID == wakeID {
+				return o, true
+			}
+		}
+	}
+	return Obligation{}, false
+}
+
+// fulfil sends a case-level reminder or escalation and records it.
+func (r *reviewRun) fulfil(ctx workflow.Context, o Obligation) error {
+	k := r.clockState(o.Clock, o.Key)
+	if k == nil {
+		return nil // stopped meanwhile
+	}
+	what := k.Title + " is due"
+	if o.Kind == "escalation" {
+		what = k.Title + " is overdue"
+	}
+	if err := r.notify(ctx, o, what, k.Due); err != nil {
+		return err
+	}
+	return r.recordSent(ctx, o)
+}
+
+func (r *reviewRun) clockState(clock, key string) *review.ClockState {
+	for _, k := range r.c.RunningClocks() {
+		if k.Clock == clock && k.Key == key {
+			return &k
+		}
+	}
+	return nil
+}
+
+// recordSent records a reminder or escalation as an event of the case.
+func (r *reviewRun) recordSent(ctx workflow.Context, o Obligation) error {
+	if r.clockState(o.Clock, o.Key) == nil {
+		return nil // the clock stopped after the child sent it: nothing to attach it to
+	}
+	var cmd review.Command = review.RecordReminder{By: review.By{Actor: System}, Clock: o.Clock, Key: o.Key}
+	if o.Kind == "escalation" {
+		cmd = review.RecordEscalation{By: review.By{Actor: System}, Clock: o.Clock, Key: o.Key, To: o.Notify}
+	}
+	_, err := r.execute(ctx, cmd, r.correlation)
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && (appErr.Type() == ErrTypeInvalid || appErr.Type() == ErrTypeRule) {
+		workflow.GetLogger(ctx).Warn("reminder not recorded", "clock", o.Clock, "kind", o.Kind, "error", err)
+		return nil
+	}
+	return err
+}
+
+// notify delivers a message about the case to the role an obligation names.
+func (r *reviewRun) notify(ctx workflow.Context, o Obligation, what string, due calendar.Date) error {
+	in := notifyInput(r.caseID, ReviewWorkflowID(r.caseID), o, what, due, r.cal, r.c)
+	var a *activities.Activities
+	return workflow.ExecuteActivity(ctx, a.Notify, in).Get(ctx, nil)
+}
+
+func ruleError(err error) error {
+	kind, detail := ruleDetail(err)
+	return temporal.NewNonRetryableApplicationError(detail.Message, kind, nil, detail)
+}
+
+func ruleDetail(err error) (string, RuleDetail) {
+	var re *review.RuleError
+	if !errors.As(err, &re) {
+		return ErrTypeInvalid, RuleDetail{Rule: "command.invalid", Message: err.Error()}
+	}
+	kind := ErrTypeRule
+	switch {
+	case errors.Is(err, review.ErrForbidden):
+		kind = ErrTypeForbidden
+	case errors.Is(err, review.ErrInvalidCommand):
+		kind = ErrTypeInvalid
+	}
+	return kind, RuleDetail{Rule: re.Rule, Field: re.Field, Message: re.Message}
 }

@@ -182,14 +182,17 @@ func seedDemo(ctx context.Context, c client.Client, now time.Time) error {
 	awareness := calendar.DateOf(now.In(time.UTC)).AddDays(-2)
 	in := workflows.ReviewInput{
 		CaseID: demoCaseID,
-		Notification: review.Notification{
-			Framework:     "lcspr/wt2023",
-			AwarenessDate: awareness,
-			IncidentDate:  awareness.AddDays(-1),
-			Nature:        review.NatureSeriousHarm,
-			Outline:       "Fictional demonstration case: a toddler, known to health visiting and early help, admitted to hospital with unexplained injuries. All names are invented.",
+		Notify: review.NotifyIncident{
+			By:     review.By{Actor: review.Actor{UserID: "demo-seed", Role: review.RoleBusinessUnit}},
+			CaseID: demoCaseID,
+			Notification: review.Notification{
+				Framework:     "lcspr/wt2023",
+				AwarenessDate: awareness,
+				IncidentDate:  awareness.AddDays(-1),
+				Nature:        review.NatureSeriousHarm,
+				Outline:       "Fictional demonstration case: a toddler, known to health visiting and early help, admitted to hospital with unexplained injuries. All names are invented.",
+			},
 		},
-		Actor:         workflows.Actor{UserID: "demo-seed", Role: "coordinator"},
 		CorrelationID: demoCaseID,
 	}
 	err := workflows.Cases{Client: c}.StartCase(ctx, in)

@@ -97,7 +97,9 @@ type Store struct {
 
 var _ eventstore.Store = (*Store)(nil)
 
-// Open opens or creates the store at path, a SQLite file whose directory must exist.
+// Open opens or creates the store at path, a SQLite file whose directory must exist. One process
+// should hold a file at a time: a second one still appends correctly (each batch re-reads the head
+// inside its write transaction), but its subscriptions wake only on its own commits.
 func Open(path string, opts ...Option) (*Store, error) {
 	o := options{clock: time.Now, maxBatch: defaultMaxBatch, busyTimeout: defaultBusyTimeout}
 	for _, opt := range opts {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"time"
 
@@ -24,6 +25,13 @@ type appendOutcome struct {
 	err error
 }
 
+// Transaction control is prepared like any other statement, which saves parsing it per batch.
+const (
+	beginTx    = "BEGIN IMMEDIATE"
+	commitTx   = "COMMIT"
+	rollbackTx = "ROLLBACK"
+)
+
 // writer owns the one connection that writes. Transactions are plain BEGIN/COMMIT statements on
 // that connection so that its prepared statements are reused by every batch.
 type writer struct {
@@ -42,7 +50,13 @@ func newWriter(ctx context.Context, db *sql.DB, opts options) (*writer, error) {
 		return nil, err
 	}
 	w := &writer{conn: conn, opts: opts, stmts: make(map[string]*sql.Stmt)}
-	for _, q := range []string{insertEvent, selectHead, selectRev} {
+	// Every append touches a random leaf of the event-ID index; a cache larger than SQLite's
+	// default 2 MB keeps those pages in memory between batches instead of re-reading them.
+	if _, err := conn.ExecContext(ctx, "PRAGMA cache_size = -65536"); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("set cache size: %w", err)
+	}
+	for _, q := range []string{insertEvent, selectHead, selectRev, beginTx, commitTx, rollbackTx} {
 		st, err := conn.PrepareContext(ctx, q)
 		if err != nil {
 			w.close()
@@ -67,6 +81,9 @@ func (w *writer) run(s *Store) {
 	defer close(s.writerDone)
 	for req := range s.reqs {
 		batch := []*appendRequest{req}
+		// The callers released by the last commit are waking up to append again; letting them
+		// run first keeps batches large instead of alternating between full and nearly empty.
+		runtime.Gosched()
 	drain:
 		for len(batch) < w.opts.maxBatch {
 			select {
@@ -172,7 +189,7 @@ const maxCachedStreams = 100_000
 // try runs the batch in one transaction. It returns an *errInsert naming the request to drop when
 // an insert fails, any other error when the transaction as a whole failed.
 func (w *writer) try(ctx context.Context, live []*appendRequest) (*batchState, []appendOutcome, error) {
-	if _, err := w.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+	if _, err := w.stmts[beginTx].ExecContext(ctx); err != nil {
 		return nil, nil, fmt.Errorf("begin: %w", err)
 	}
 	st, err := w.begin(ctx, live)
@@ -189,7 +206,7 @@ func (w *writer) try(ctx context.Context, live []*appendRequest) (*batchState, [
 		}
 		outcomes[i] = out
 	}
-	if _, err := w.conn.ExecContext(ctx, "COMMIT"); err != nil {
+	if _, err := w.stmts[commitTx].ExecContext(ctx); err != nil {
 		w.rollback(ctx)
 		return nil, nil, fmt.Errorf("commit: %w", err)
 	}
@@ -247,7 +264,7 @@ func (w *writer) begin(ctx context.Context, live []*appendRequest) (*batchState,
 
 func (w *writer) rollback(ctx context.Context) {
 	// A failed statement or COMMIT may already have rolled back; the error then only says so.
-	_, _ = w.conn.ExecContext(ctx, "ROLLBACK")
+	_, _ = w.stmts[rollbackTx].ExecContext(ctx)
 }
 
 // apply checks one request against st and writes it. A refused request (conflict, reused ID) is

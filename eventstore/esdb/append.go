@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"time"
 
@@ -106,6 +107,9 @@ func (s *Store) appendOnce(ctx context.Context, client *esdbclient.Client, strea
 		next = 0
 	default:
 		r, _ := expected.Revision()
+		if r >= math.MaxInt64 {
+			return eventstore.AppendResult{}, fmt.Errorf("%w: append to stream %q: expected revision %d is beyond any stream", eventstore.ErrWrongExpectedRevision, stream, r)
+		}
 		next = r + 1
 	}
 	if next != h.next() {

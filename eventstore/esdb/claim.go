@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"time"
 
 	esdbclient "github.com/EventStore/EventStore-Client-Go/v4/esdb"
@@ -27,10 +26,6 @@ const (
 	defaultClaimGrace = time.Minute
 	maxClaimAttempts  = 8
 )
-
-// claimNamespace seeds the claims' own event IDs, which are derived from what they claim so that a
-// repeated claim is idempotent at the server.
-var claimNamespace = uuid.MustParse("5b0c3c1e-6c57-4d8f-9a55-0b7d5a8f3c21")
 
 type claimData struct {
 	Stream   string    `json:"stream"`
@@ -58,7 +53,7 @@ func (s *Store) claim(ctx context.Context, client *esdbclient.Client, id, stream
 	cs := claimStreamPrefix + id
 	want := claimData{Stream: stream, Revision: revision, At: time.Now().UTC()}
 	// Fast path: the ID has never been claimed.
-	err := s.writeClaim(ctx, client, cs, esdbclient.NoStream{}, id, want)
+	err := s.writeClaim(ctx, client, cs, esdbclient.NoStream{}, want)
 	for attempt := 1; ; attempt++ {
 		if err == nil {
 			return nil
@@ -75,7 +70,7 @@ func (s *Store) claim(ctx context.Context, client *esdbclient.Client, id, stream
 			return err
 		}
 		if !cur.exists {
-			err = s.writeClaim(ctx, client, cs, esdbclient.NoStream{}, id, want)
+			err = s.writeClaim(ctx, client, cs, esdbclient.NoStream{}, want)
 			continue
 		}
 		if cur.Stream == stream && cur.Revision == revision {
@@ -91,17 +86,19 @@ func (s *Store) claim(ctx context.Context, client *esdbclient.Client, id, stream
 		if age := time.Since(cur.At); cur.Stream != stream && age < s.opts.claimGrace {
 			return fmt.Errorf("%w: event ID %s was claimed for stream %q %v ago and that append may still be under way; if it failed, retry after %v", eventstore.ErrDuplicateEventID, id, cur.Stream, age.Round(time.Second), s.opts.claimGrace)
 		}
-		err = s.writeClaim(ctx, client, cs, esdbclient.Revision(cur.revision), id, want)
+		err = s.writeClaim(ctx, client, cs, esdbclient.Revision(cur.revision), want)
 	}
 }
 
-func (s *Store) writeClaim(ctx context.Context, client *esdbclient.Client, cs string, expected esdbclient.ExpectedRevision, id string, c claimData) error {
+func (s *Store) writeClaim(ctx context.Context, client *esdbclient.Client, cs string, expected esdbclient.ExpectedRevision, c claimData) error {
 	data, err := json.Marshal(c)
 	if err != nil {
 		return err
 	}
+	// A claim's own ID is random on purpose: a derived one would let the server take a claim that was
+	// superseded since for an idempotent retry of it.
 	ev := esdbclient.EventData{
-		EventID:     uuid.NewSHA1(claimNamespace, []byte(id+"\n"+c.Stream+"\n"+strconv.FormatUint(c.Revision, 10))),
+		EventID:     uuid.New(),
 		EventType:   claimEventType,
 		ContentType: esdbclient.ContentTypeJson,
 		Data:        data,

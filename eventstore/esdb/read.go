@@ -24,7 +24,7 @@ func (s *Store) ReadStream(ctx context.Context, stream string, dir eventstore.Di
 		return nil, err
 	}
 	defer end()
-	count := uint64(math.MaxUint64)
+	count := uint64(math.MaxInt64) // servers take the count as a signed 64-bit number
 	if max > 0 {
 		count = uint64(max)
 	}
@@ -67,12 +67,14 @@ func (s *Store) ReadAll(ctx context.Context, from uint64, fn func(eventstore.Rec
 	}
 	first := true
 	for {
-		page, last, err := s.readAllPage(ctx, client, start, s.opts.readPageSize)
+		// A page repeats the event it starts at, so it must hold at least two to make progress.
+		pageSize := max(s.opts.readPageSize, 2)
+		page, last, err := s.readAllPage(ctx, client, start, pageSize)
 		if err != nil && first && from > 0 && ctx.Err() == nil {
 			// Any number may be passed as from, but a real server refuses to start at a position
 			// where no event begins. Read from the start instead and skip up to from.
 			start = esdbclient.Start{}
-			page, last, err = s.readAllPage(ctx, client, start, s.opts.readPageSize)
+			page, last, err = s.readAllPage(ctx, client, start, pageSize)
 		}
 		if err != nil {
 			return err

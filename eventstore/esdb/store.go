@@ -4,7 +4,7 @@
 //
 //   - Each eventstore stream is an EventStoreDB stream of the same name; revisions are the same.
 //   - Event IDs are the caller's EventData.ID (a UUID), never invented by the client, so a retried
-//     append is recognised by the server's idempotency check instead of being written twice.
+//     append is recognised (by the store's own checks and by the server's) instead of written twice.
 //   - RecordedEvent.Position is the event's commit position in $all. For events written by current
 //     servers the commit and prepare positions are equal, so the commit position alone names an event;
 //     positions are strictly increasing but not contiguous (they are byte offsets in the log).
@@ -142,12 +142,26 @@ func (s *Store) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	s.cancel()
-	// The client panics if an operation reports an error after it is closed, so wait first.
-	s.inflight.Wait()
+	// The client panics if an operation reports an error after it is closed, so wait first. A call
+	// can outlive its context inside the client (it reports some errors over a channel nobody reads
+	// once discovery has given up), so the wait is bounded and such a client is left open.
+	drained := make(chan struct{})
+	go func() {
+		s.inflight.Wait()
+		close(drained)
+	}()
+	select {
+	case <-drained:
+	case <-time.After(closeWait):
+		return fmt.Errorf("esdb: calls were still running %v after Close; the connection is left open", closeWait)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.client.Close()
 }
+
+// closeWait bounds how long Close waits for calls in progress to end.
+const closeWait = 10 * time.Second
 
 // begin registers an operation and returns the client to use and a context that also ends when
 // the store closes. end must be called when the operation no longer uses the client.

@@ -232,6 +232,7 @@ func TestExpectedRevisions(t *testing.T) {
 		{"exact behind", 3, eventstore.Exact(1), eventstore.ErrWrongExpectedRevision},
 		{"exact ahead", 3, eventstore.Exact(3), eventstore.ErrWrongExpectedRevision},
 		{"exact on new stream", 0, eventstore.Exact(0), eventstore.ErrWrongExpectedRevision},
+		{"exact at the largest revision", 1, eventstore.Exact(eventstore.End), eventstore.ErrWrongExpectedRevision},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -620,5 +621,20 @@ func TestAppendRefusesToExtendForeignStream(t *testing.T) {
 	got, err := s.ReadStream(testCtx(t), "case-legacy", eventstore.Forwards, 0, 0)
 	if err != nil || len(got) != 1 || got[0].Hash != "" || got[0].Type != "Legacy" {
 		t.Errorf("foreign event read back as %+v, %v", got, err)
+	}
+}
+
+func TestOpenWithDiscovery(t *testing.T) {
+	srv := esdbtest.Start(t)
+	s, err := Open(testCtx(t), srv.DiscoverConnectionString())
+	if err != nil {
+		t.Fatalf("Open(esdb+discover://): %v", err)
+	}
+	defer s.Close()
+	e := event("Discovered", 0)
+	mustAppend(t, s, "case-discover", eventstore.NoStream(), e)
+	got, err := s.ReadStream(testCtx(t), "case-discover", eventstore.Forwards, 0, 0)
+	if err != nil || len(got) != 1 || got[0].ID != e.ID {
+		t.Errorf("read back %+v, %v", got, err)
 	}
 }

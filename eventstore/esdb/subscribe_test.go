@@ -129,7 +129,14 @@ func waitSubscribed(t *testing.T, srv *esdbtest.Server) {
 }
 
 func TestSubscriptionResumesAfterServerRestart(t *testing.T) {
-	s, srv := newStore(t)
+	srv := esdbtest.Start(t)
+	// Discovery that gives up quickly, in case the restart outlasts it.
+	s, err := Open(testCtx(t), srv.ConnectionString()+"&maxDiscoverAttempts=2&discoveryInterval=10",
+		WithResubscribeBackoff(5*time.Millisecond, 50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
 	sub, err := s.SubscribeAll(testCtx(t), eventstore.SubscribeOptions{StreamPrefix: []string{"case-r"}})
 	if err != nil {
 		t.Fatal(err)
@@ -137,9 +144,8 @@ func TestSubscriptionResumesAfterServerRestart(t *testing.T) {
 	defer sub.Close()
 	mustAppend(t, s, "case-r", eventstore.NoStream(), events("R", 3)...)
 	got := next(t, sub, 2)
-	// The node goes away long enough for the client's discovery to give up, which closes the
-	// client for good; the store must replace it.
-	if err := srv.Restart(1500 * time.Millisecond); err != nil {
+	// The node goes away: every call and the subscription's stream end, and connections are refused.
+	if err := srv.Restart(300 * time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	mustAppend(t, s, "case-other", eventstore.NoStream(), events("Other", 3)...)
@@ -226,4 +232,46 @@ func TestSubscriptionEnds(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestClientReplacedAfterItGaveUp(t *testing.T) {
+	// The v4 client closes itself for good when discovery fails; the store must not stay dead.
+	s, _ := newStore(t)
+	sub, err := s.SubscribeAll(testCtx(t), eventstore.SubscribeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	mustAppend(t, s, "case-renew", eventstore.NoStream(), event("A", 0))
+	got := next(t, sub, 1)
+
+	s.mu.RLock()
+	dead := s.client
+	s.mu.RUnlock()
+	dead.Close() // what a failed discovery does
+
+	_, err = s.Append(testCtx(t), "case-renew", eventstore.Exact(0), event("B", 1))
+	if err == nil || errors.Is(err, eventstore.ErrClosed) {
+		t.Fatalf("append on the dead client: %v, want a connection error that is not ErrClosed", err)
+	}
+	mustAppend(t, s, "case-renew", eventstore.Exact(0), event("B", 1))
+	got = append(got, next(t, sub, 1)...)
+	checkSequence(t, got, "case-renew", 0)
+}
+
+func TestSubscribeFromPositionBetweenEvents(t *testing.T) {
+	// Real servers refuse to start at a position where no event begins; the store must still deliver
+	// exactly the events after From.
+	s, _ := newStore(t)
+	res := make([]eventstore.AppendResult, 3)
+	for i := range res {
+		res[i] = mustAppend(t, s, "case-between", eventstore.Any(), event("B", i))
+	}
+	sub, err := s.SubscribeAll(testCtx(t), eventstore.SubscribeOptions{From: res[1].Position - 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	got := next(t, sub, 2)
+	checkSequence(t, got, "case-between", 1)
 }

@@ -3,8 +3,9 @@
 //
 // The server implements the parts of the Streams service that the v4 Go client uses for appends,
 // reads and catch-up subscriptions, with EventStoreDB's rules for expected revisions, idempotent
-// appends, $all positions and the system metadata the client decodes. Persistent subscriptions,
-// projections, deletes and BatchAppend are not implemented and answer Unimplemented.
+// appends, $all positions and the system metadata the client decodes, plus the server-features and
+// gossip calls the client makes at connect time. Persistent subscriptions, projections, deletes and
+// BatchAppend are not implemented and answer Unimplemented.
 package esdbtest
 
 import (
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/EventStore/EventStore-Client-Go/v4/protos/gossip"
 	"github.com/EventStore/EventStore-Client-Go/v4/protos/serverfeatures"
 	"github.com/EventStore/EventStore-Client-Go/v4/protos/shared"
 	"github.com/EventStore/EventStore-Client-Go/v4/protos/streams"
@@ -66,6 +68,7 @@ type Server struct {
 
 	maxAppendSize int
 	now           func() time.Time
+	instanceID    uuid.UUID
 
 	mu       sync.Mutex
 	grpc     *grpc.Server
@@ -94,6 +97,7 @@ func NewServer(opts ...Option) (*Server, error) {
 	s := &Server{
 		maxAppendSize: DefaultMaxAppendSize,
 		now:           time.Now,
+		instanceID:    uuid.New(),
 		byStream:      make(map[string][]*record),
 		byID:          make(map[uuid.UUID]*record),
 		nextPos:       firstPosition,
@@ -118,6 +122,7 @@ func (s *Server) serve(addr string) error {
 	g := grpc.NewServer()
 	streams.RegisterStreamsServer(g, s)
 	serverfeatures.RegisterServerFeaturesServer(g, s)
+	gossip.RegisterGossipServer(g, &gossipService{srv: s, id: s.instanceID})
 	done := make(chan struct{})
 	s.mu.Lock()
 	s.lis, s.grpc, s.done = lis, g, done
@@ -167,6 +172,12 @@ func (s *Server) Addr() string {
 // ConnectionString returns an esdb:// connection string for a single insecure node.
 func (s *Server) ConnectionString() string {
 	return "esdb://" + s.Addr() + "?tls=false"
+}
+
+// DiscoverConnectionString returns an esdb+discover:// connection string, which makes the client
+// ask the node's gossip service for the cluster's leader before connecting.
+func (s *Server) DiscoverConnectionString() string {
+	return "esdb+discover://" + s.Addr() + "?tls=false"
 }
 
 // Close stops the server, ending every open call.
