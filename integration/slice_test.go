@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -18,13 +19,16 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/server/temporaltest"
 
+	"casereview/access"
 	"casereview/activities"
+	"casereview/auth"
 	"casereview/devtemporal"
 	"casereview/eventstore"
 	"casereview/eventstore/embedded"
 	"casereview/projections"
 	"casereview/review"
 	"casereview/server"
+	"casereview/server/apiclient"
 	"casereview/worker"
 	"casereview/worker/payloadcrypt"
 	"casereview/workflows"
@@ -72,18 +76,48 @@ func startSystem(t *testing.T) *system {
 	go func() { done <- db.Run(ctx, store, zerolog.Nop()) }()
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != nil {
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 			t.Errorf("projections: %v", err)
 		}
 	})
-	srv := httptest.NewServer(server.New(server.Config{Cases: workflows.Cases{Client: c}, ReadModels: db, Logger: zerolog.Nop()}))
+	authStore, err := auth.OpenStore(ctx, filepath.Join(dir, "auth.db"), time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { authStore.Close() })
+	a, err := auth.New(auth.Config{Store: authStore, InsecureCookies: true, Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, err := auth.NewDevSignIn(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := access.NewRecorder(access.Config{Flush: server.AccessFlusher(store), Interval: 50 * time.Millisecond, Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rec.Close(context.Background()) })
+	handler := server.New(server.Config{Cases: workflows.Cases{Client: c}, ReadModels: db, Store: store, Auth: a, SignIn: dev, Access: rec, Logger: zerolog.Nop()})
+	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
+	t.Cleanup(handler.Close)
 	return &system{store: store, db: db, client: c, http: srv}
 }
 
-func (s *system) post(t *testing.T, path, body string) (*http.Response, map[string]any) {
+// as signs in as a dev user.
+func (s *system) as(t *testing.T, userID string) *apiclient.Client {
 	t.Helper()
-	resp, err := http.Post(s.http.URL+path, "application/json", strings.NewReader(body))
+	c, err := apiclient.SignInDev(context.Background(), s.http.URL, userID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func (s *system) post(t *testing.T, c *apiclient.Client, path, body string) (*http.Response, map[string]any) {
+	t.Helper()
+	resp, err := c.Send(context.Background(), http.MethodPost, path, []byte(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,15 +149,16 @@ func eventually(t *testing.T, what string, f func() error) {
 func TestNotificationSlice(t *testing.T) {
 	s := startSystem(t)
 
+	coordinator := s.as(t, "dev-coordinator")
 	wsURL := "ws" + strings.TrimPrefix(s.http.URL, "http") + "/api/v1/live?since=0"
-	ws, _, err := websocket.DefaultDialer.Dial(wsURL, nil)
+	ws, _, err := websocket.DefaultDialer.Dial(wsURL, coordinator.Header())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ws.Close()
 
 	today := time.Now().UTC().AddDate(0, 0, -1).Format(time.DateOnly) // yesterday: never in the future in London
-	resp, created := s.post(t, "/api/v1/cases", `{"framework":"lcspr/wt2023","awarenessDate":"`+today+`","incidentDate":"`+today+`","nature":"serious-harm","outline":"Invented test case."}`)
+	resp, created := s.post(t, coordinator, "/api/v1/cases", `{"framework":"lcspr/wt2023","awarenessDate":"`+today+`","incidentDate":"`+today+`","nature":"serious-harm","outline":"Invented test case."}`)
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("POST /api/v1/cases: status %d, body %v", resp.StatusCode, created)
 	}
@@ -142,8 +177,10 @@ func TestNotificationSlice(t *testing.T) {
 		Position uint64             `json:"position"`
 		Change   projections.Change `json:"change"`
 	}
-	if err := ws.ReadJSON(&msg); err != nil {
-		t.Fatalf("read live change: %v", err)
+	for msg.Change.Model != projections.ModelBoard {
+		if err := ws.ReadJSON(&msg); err != nil {
+			t.Fatalf("read live change: %v", err)
+		}
 	}
 	if msg.Type != "change" || msg.Change.CaseID != id || msg.Change.Case == nil || msg.Change.Case.Framework != "lcspr/wt2023" || msg.Position == 0 {
 		t.Fatalf("live message = %+v", msg)
@@ -163,28 +200,27 @@ func TestNotificationSlice(t *testing.T) {
 	}
 
 	// The read API returns it.
-	r, err := http.Get(s.http.URL + "/api/v1/cases/" + id)
-	if err != nil {
-		t.Fatal(err)
+	ctx := context.Background()
+	var got projections.CaseDetail
+	if code, err := coordinator.Get(ctx, "/api/v1/cases/"+id, &got); err != nil || code != http.StatusOK {
+		t.Fatalf("GET case: %d %v", code, err)
 	}
-	var got projections.CaseSummary
-	json.NewDecoder(r.Body).Decode(&got)
-	r.Body.Close()
-	if r.StatusCode != http.StatusOK || got.ID != id || got.AwarenessDate != today || got.Stage != "notification" {
-		t.Fatalf("GET case: %d %+v", r.StatusCode, got)
-	}
-	r, err = http.Get(s.http.URL + "/api/v1/cases")
-	if err != nil {
-		t.Fatal(err)
+	if got.CaseID != id || got.Notification.AwarenessDate.String() != today || got.Stage != "notification" {
+		t.Fatalf("GET case: %+v", got)
 	}
 	var list struct {
-		Position uint64                    `json:"position"`
-		Cases    []projections.CaseSummary `json:"cases"`
+		Position uint64                 `json:"position"`
+		Cases    []projections.BoardRow `json:"cases"`
 	}
-	json.NewDecoder(r.Body).Decode(&list)
-	r.Body.Close()
-	if len(list.Cases) != 1 || list.Cases[0].ID != id || list.Position < msg.Position {
+	if code, err := coordinator.Get(ctx, "/api/v1/cases", &list); err != nil || code != http.StatusOK {
+		t.Fatalf("GET cases: %d %v", code, err)
+	}
+	if len(list.Cases) != 1 || list.Cases[0].CaseID != id || list.Position < msg.Position || list.Cases[0].NextDeadline == nil {
 		t.Fatalf("GET cases = %+v", list)
+	}
+	// Without signing in, nothing.
+	if r, err := http.Get(s.http.URL + "/api/v1/cases/" + id); err != nil || r.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("anonymous GET case: %v %v", r.StatusCode, err)
 	}
 
 	// The workflow is running, answers its status query and carries only process state in its
@@ -215,6 +251,7 @@ func TestNotificationSlice(t *testing.T) {
 
 func TestNotificationRejectedNamesField(t *testing.T) {
 	s := startSystem(t)
+	coordinator := s.as(t, "dev-coordinator")
 	tests := []struct {
 		name, body, field string
 		status            int
@@ -232,7 +269,7 @@ func TestNotificationRejectedNamesField(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, body := s.post(t, "/api/v1/cases", tc.body)
+			resp, body := s.post(t, coordinator, "/api/v1/cases", tc.body)
 			if resp.StatusCode != tc.status {
 				t.Fatalf("status %d, want %d: %v", resp.StatusCode, tc.status, body)
 			}

@@ -2,9 +2,11 @@ package projections
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -127,6 +129,7 @@ func jsonRow(agency string, public bool, sortKey string, v any) (row, error) {
 // (suffix "", case state in case_state) or to a rebuild's fresh tables (suffix "_new", case state
 // held in memory by the rebuild).
 type applier struct {
+	d       *DB
 	tx      *sql.Tx
 	suffix  string
 	targets []*model
@@ -139,7 +142,7 @@ func (a *applier) has(kind modelKind) bool {
 }
 
 // apply applies e to every target model and returns the changes, board first.
-func (a *applier) apply(ctx context.Context, d *DB, e eventstore.RecordedEvent) ([]Change, error) {
+func (a *applier) apply(ctx context.Context, e eventstore.RecordedEvent) ([]Change, error) {
 	var changes []Change
 	caseID := caseIDOfStream(e.Stream)
 	if caseID != "" && (a.has(caseRows) || a.has(caseState)) {
@@ -192,9 +195,9 @@ func (a *applier) fold(ctx context.Context, e eventstore.RecordedEvent) (*review
 			return nil, fmt.Errorf("the case state is past position %d but a case read model is not: rebuild the read models", e.Position)
 		}
 		var body string
-		err := a.tx.QueryRowContext(ctx, `SELECT body FROM case_state WHERE stream = ?`, e.Stream).Scan(&body)
+		err := a.d.queryRow(ctx, a.tx, `SELECT body FROM case_state WHERE stream = ?`, e.Stream).Scan(&body)
 		switch {
-		case err == sql.ErrNoRows:
+		case errors.Is(err, sql.ErrNoRows):
 			c = &review.Case{}
 		case err != nil:
 			return nil, fmt.Errorf("read case state: %w", err)
@@ -207,20 +210,24 @@ func (a *applier) fold(ctx context.Context, e eventstore.RecordedEvent) (*review
 	if err := c.Apply(ev); err != nil {
 		return nil, fmt.Errorf("fold stream revision %d: %w", e.Revision, err)
 	}
+	if c.Revision == 1 && c.NotifiedAt.IsZero() {
+		// A notification recorded without its own time was made when the log recorded it.
+		c.NotifiedAt = e.Recorded.UTC()
+	}
 	if a.cases == nil {
-		if err := writeCaseState(ctx, a.tx, "case_state", e.Stream, c, e.Position); err != nil {
+		if err := a.d.writeCaseState(ctx, a.tx, "case_state", e.Stream, c, e.Position); err != nil {
 			return nil, err
 		}
 	}
 	return c, nil
 }
 
-func writeCaseState(ctx context.Context, tx *sql.Tx, table, stream string, c *review.Case, position uint64) error {
+func (d *DB) writeCaseState(ctx context.Context, tx *sql.Tx, table, stream string, c *review.Case, position uint64) error {
 	body, err := json.Marshal(c)
 	if err != nil {
 		return fmt.Errorf("encode case state: %w", err)
 	}
-	_, err = tx.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %s (stream, case_id, revision, position, body) VALUES (?, ?, ?, ?, ?)
+	_, err = d.exec(ctx, tx, fmt.Sprintf(`INSERT INTO %s (stream, case_id, revision, position, body) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (stream) DO UPDATE SET case_id = excluded.case_id, revision = excluded.revision,
 		position = excluded.position, body = excluded.body`, table), stream, c.ID, c.Revision, position, string(body))
 	if err != nil {
@@ -240,7 +247,7 @@ type groupKey struct {
 func (a *applier) writeRows(ctx context.Context, m *model, caseID string, rows []row, position uint64) ([]Change, error) {
 	table := m.table + a.suffix
 	old := map[groupKey][]byte{}
-	q, err := a.tx.QueryContext(ctx, fmt.Sprintf(`SELECT agency, public, sort_key, body FROM %s WHERE case_id = ? ORDER BY seq`, table), caseID)
+	q, err := a.d.query(ctx, a.tx, fmt.Sprintf(`SELECT agency, public, sort_key, body FROM %s WHERE case_id = ? ORDER BY seq`, table), caseID)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", table, err)
 	}
@@ -281,17 +288,17 @@ func (a *applier) writeRows(ctx context.Context, m *model, caseID string, rows [
 		}
 	}
 	slices.SortFunc(gone, func(x, y groupKey) int {
-		return strings.Compare(fmt.Sprint(x.agency, x.public), fmt.Sprint(y.agency, y.public))
+		return cmp.Or(strings.Compare(x.agency, y.agency), compareBool(x.public, y.public))
 	})
 	changed = append(changed, gone...)
 	if len(changed) == 0 {
 		return nil, nil
 	}
-	if _, err := a.tx.ExecContext(ctx, fmt.Sprintf(`DELETE FROM %s WHERE case_id = ?`, table), caseID); err != nil {
+	if _, err := a.d.exec(ctx, a.tx, fmt.Sprintf(`DELETE FROM %s WHERE case_id = ?`, table), caseID); err != nil {
 		return nil, fmt.Errorf("replace %s rows: %w", table, err)
 	}
 	for i, r := range rows {
-		_, err := a.tx.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %s (case_id, seq, agency, public, sort_key, position, body)
+		_, err := a.d.exec(ctx, a.tx, fmt.Sprintf(`INSERT INTO %s (case_id, seq, agency, public, sort_key, position, body)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`, table), caseID, i, r.agency, r.public, r.sortKey, position, string(r.body))
 		if err != nil {
 			return nil, fmt.Errorf("write %s row: %w", table, err)
@@ -313,6 +320,16 @@ func (a *applier) writeRows(ctx context.Context, m *model, caseID string, rows [
 	return changes, nil
 }
 
+func compareBool(x, y bool) int {
+	switch {
+	case x == y:
+		return 0
+	case x:
+		return 1
+	}
+	return -1
+}
+
 func appendRowDigest(dst []byte, r row) []byte {
 	dst = append(dst, r.sortKey...)
 	dst = append(dst, 0)
@@ -324,7 +341,7 @@ func appendRowDigest(dst []byte, r row) []byte {
 func (a *applier) writeAudit(ctx context.Context, e eventstore.RecordedEvent) (Change, error) {
 	actor := actorOf(e)
 	caseID := caseIDOfStream(e.Stream)
-	_, err := a.tx.ExecContext(ctx, fmt.Sprintf(`INSERT INTO audit%s (position, stream, case_id, type, actor, role, agency, recorded)
+	_, err := a.d.exec(ctx, a.tx, fmt.Sprintf(`INSERT INTO audit%s (position, stream, case_id, type, actor, role, agency, recorded)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (position) DO NOTHING`, a.suffix),
 		e.Position, e.Stream, caseID, e.Type, actor.UserID, actor.Role, actor.Agency, e.Recorded.UTC().Format(time.RFC3339Nano))
 	if err != nil {

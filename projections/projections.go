@@ -1,16 +1,4 @@
 // Package projections builds read models from the event log, each change committed with its checkpoint.
-//
-// Every read model is a named projection with its own checkpoint row and code version, all in one
-// SQLite file. Case read models are derived from the case as the domain folds it (review.Case,
-// kept per case in the case_state table), so they can never disagree with the aggregate.
-//
-// A live process and a rebuild share the file safely. Rebuild builds a model into fresh tables
-// without holding a write lock, up to the position the live models had reached when it started;
-// it then takes SQLite's write lock (which pauses the live Apply, whose transactions wait on
-// busy_timeout), applies the events the live models took meanwhile, swaps the tables in by
-// renaming and sets the model's checkpoint to the live one, all in that one transaction. So a
-// rebuild may run against a stopped server's file (the CLI) or beside a running one, and Run
-// itself rebuilds, before following the log, any model whose stored code version differs.
 package projections
 
 import (
@@ -95,7 +83,11 @@ type Options struct {
 	ContiguousPositions bool
 }
 
-// DB holds the read models.
+// DB holds the read models. Every read model is a named projection with its own checkpoint row
+// and code version, all in one SQLite file. The case read models are derived, on every event,
+// from the case as the domain folds it (review.Case, kept per case in the case_state table), so
+// they can never disagree with the aggregate; what depends on today (working days left, RAG,
+// overdue) is computed at read time from stored due dates, so it never goes stale.
 type DB struct {
 	db   *sql.DB
 	opts Options
@@ -106,6 +98,9 @@ type DB struct {
 	stale   map[string]bool // models whose stored code version differs: Run rebuilds them
 
 	calendars sync.Map // region -> *calendar.Calendar
+
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt // by query text
 }
 
 // Open opens (creating if needed) the read-model database at path, for a log that may have holes
@@ -125,7 +120,7 @@ func OpenWith(path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("projections: open %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(4)
-	d := &DB{db: db, opts: opts, stale: map[string]bool{}}
+	d := &DB{db: db, opts: opts, stale: map[string]bool{}, stmts: map[string]*sql.Stmt{}}
 	if err := d.migrate(context.Background()); err != nil {
 		db.Close()
 		return nil, err
@@ -266,6 +261,12 @@ func (d *DB) Checkpoint(ctx context.Context) (uint64, error) {
 // checkpoints, in one transaction. An event at or before a model's checkpoint was applied already
 // and is skipped, so a repeated delivery changes nothing.
 func (d *DB) Apply(ctx context.Context, e eventstore.RecordedEvent) error {
+	return d.applyBatch(ctx, []eventstore.RecordedEvent{e})
+}
+
+// applyBatch applies events in order in one transaction: each as Apply would, the checkpoints
+// written once at the end.
+func (d *DB) applyBatch(ctx context.Context, events []eventstore.RecordedEvent) error {
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("projections: begin: %w", err)
@@ -275,45 +276,85 @@ func (d *DB) Apply(ctx context.Context, e eventstore.RecordedEvent) error {
 	if err != nil {
 		return err
 	}
-	var targets []*model
-	for _, m := range models {
-		cp, ok := stored[m.name]
-		if !ok || d.isStale(m.name) || e.Position <= cp.position {
+	moved := map[string]bool{}
+	var head uint64
+	for _, e := range events {
+		var targets []*model
+		for _, m := range models {
+			cp, ok := stored[m.name]
+			if !ok || d.isStale(m.name) || e.Position <= cp.position {
+				continue
+			}
+			if d.opts.ContiguousPositions && e.Position != cp.position+1 {
+				return fmt.Errorf("%w: read model %s is at position %d and expected position %d next, but received %d",
+					ErrGap, m.name, cp.position, cp.position+1, e.Position)
+			}
+			targets = append(targets, m)
+		}
+		if len(targets) == 0 {
 			continue
 		}
-		if d.opts.ContiguousPositions && e.Position != cp.position+1 {
-			return fmt.Errorf("%w: read model %s is at position %d and expected position %d next, but received %d",
-				ErrGap, m.name, cp.position, cp.position+1, e.Position)
+		a := applier{d: d, tx: tx, suffix: "", targets: targets}
+		changes, err := a.apply(ctx, e)
+		if err != nil {
+			return fmt.Errorf("projections: apply %s at position %d: %w", e.Type, e.Position, err)
 		}
-		targets = append(targets, m)
+		for i, c := range changes {
+			body, err := json.Marshal(c)
+			if err != nil {
+				return fmt.Errorf("projections: encode change: %w", err)
+			}
+			if _, err := d.exec(ctx, tx, `INSERT INTO changes (position, seq, body) VALUES (?, ?, ?)`, e.Position, i, string(body)); err != nil {
+				return fmt.Errorf("projections: record change: %w", err)
+			}
+		}
+		for _, m := range targets {
+			stored[m.name] = checkpoint{position: e.Position, version: stored[m.name].version}
+			moved[m.name] = true
+		}
+		head = e.Position
 	}
-	if len(targets) == 0 {
+	if len(moved) == 0 {
 		return nil
 	}
-	a := applier{tx: tx, suffix: "", targets: targets}
-	changes, err := a.apply(ctx, d, e)
-	if err != nil {
-		return fmt.Errorf("projections: apply %s at position %d: %w", e.Type, e.Position, err)
-	}
-	for i, c := range changes {
-		body, err := json.Marshal(c)
-		if err != nil {
-			return fmt.Errorf("projections: encode change: %w", err)
+	for _, m := range models {
+		if !moved[m.name] {
+			continue
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO changes (position, seq, body) VALUES (?, ?, ?)`, e.Position, i, string(body)); err != nil {
-			return fmt.Errorf("projections: record change: %w", err)
-		}
-	}
-	for _, m := range targets {
-		if _, err := tx.ExecContext(ctx, `UPDATE checkpoints SET position = ? WHERE name = ?`, e.Position, m.name); err != nil {
+		if _, err := d.exec(ctx, tx, `UPDATE checkpoints SET position = ? WHERE name = ?`, stored[m.name].position, m.name); err != nil {
 			return fmt.Errorf("projections: write checkpoint %s: %w", m.name, err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("projections: commit: %w", err)
 	}
-	d.advance(e.Position)
+	d.advance(head)
 	return nil
+}
+
+// catchUpBatch is how many events Run applies per transaction while it reads the log's backlog.
+const catchUpBatch = 256
+
+// catchUp applies the log after the checkpoint in batches, as far as it goes now, and returns the
+// new checkpoint: a transaction per batch rather than per event while a backlog is read.
+func (d *DB) catchUp(ctx context.Context, store eventstore.Store, from uint64) (uint64, error) {
+	var batch []eventstore.RecordedEvent
+	err := store.ReadAll(ctx, from, func(e eventstore.RecordedEvent) error {
+		batch = append(batch, e)
+		if len(batch) < catchUpBatch {
+			return nil
+		}
+		err := d.applyBatch(ctx, batch)
+		batch = batch[:0]
+		return err
+	})
+	if err == nil && len(batch) > 0 {
+		err = d.applyBatch(ctx, batch)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("projections: catch up from %d: %w", from, err)
+	}
+	return d.Checkpoint(ctx)
 }
 
 // advance moves the head and wakes every waiter.
@@ -343,6 +384,12 @@ func (d *DB) Run(ctx context.Context, store eventstore.Store, log zerolog.Logger
 		return err
 	}
 	d.advance(from)
+	if from, err = d.catchUp(ctx, store, from); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
 	// Every stream, not only cases': the audit trail records every event.
 	sub, err := store.SubscribeAll(ctx, eventstore.SubscribeOptions{From: from})
 	if err != nil {
@@ -433,3 +480,50 @@ func decodeCase(body string) (*review.Case, error) {
 	}
 	return c, nil
 }
+
+// stmt returns the query prepared once on the pool: SQLite parsing every statement of every
+// event would otherwise cost about as much as executing them.
+func (d *DB) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	d.stmtMu.Lock()
+	defer d.stmtMu.Unlock()
+	if s, ok := d.stmts[query]; ok {
+		return s, nil
+	}
+	s, err := d.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	d.stmts[query] = s
+	return s, nil
+}
+
+func (d *DB) exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	s, err := d.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return tx.StmtContext(ctx, s).ExecContext(ctx, args...)
+}
+
+func (d *DB) query(ctx context.Context, tx *sql.Tx, query string, args ...any) (*sql.Rows, error) {
+	s, err := d.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return tx.StmtContext(ctx, s).QueryContext(ctx, args...)
+}
+
+// rowErr is a *sql.Row stand-in for a statement that failed to prepare.
+type rowErr struct{ err error }
+
+func (r rowErr) Scan(...any) error { return r.err }
+
+func (d *DB) queryRow(ctx context.Context, tx *sql.Tx, query string, args ...any) scanner {
+	s, err := d.stmt(ctx, query)
+	if err != nil {
+		return rowErr{err}
+	}
+	return tx.StmtContext(ctx, s).QueryRowContext(ctx, args...)
+}
+
+type scanner interface{ Scan(...any) error }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -36,8 +37,9 @@ func TestReadModelsFollowAScriptedCase(t *testing.T) {
 	if b.CaseID != "CR-1" || b.Stage != "evidence" || b.Outcome != review.OutcomeLCSPR || b.Title == "" || b.NextDeadline == nil {
 		t.Fatalf("board row %+v", b)
 	}
-	if b.NextDeadline.Clock != "rapid-review" && b.NextDeadline.Due.Before(day("2022-10-11")) == false && b.RAG == RAGNone {
-		t.Errorf("board next deadline %+v rag %q", b.NextDeadline, b.RAG)
+	// The soonest running clock is the police's request, due 20 October: 7 working days on from 11 October.
+	if n := b.NextDeadline; n.Clock != "agency-request" || n.Key != "r1" || n.Due != day("2022-10-20") || b.WorkingDaysLeft != 7 || b.RAG != RAGGreen {
+		t.Errorf("board next deadline %+v, %d working days left, rag %q", *n, b.WorkingDaysLeft, b.RAG)
 	}
 
 	detail, err := d.CaseDetail(ctx, "CR-1", day("2022-10-11"))
@@ -465,4 +467,82 @@ func TestChangeFeedAudiences(t *testing.T) {
 	if !agencies["police-force"] || !agencies["health-trust"] {
 		t.Errorf("inbox changes for agencies %v, want police-force and health-trust", agencies)
 	}
+}
+
+func TestEventTheDomainCannotFoldFailsLoudly(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	store := openStore(t, dir)
+	last := newScriptedCase(t, "CR-1").until(t, store, "facts")
+	typ, data, err := review.EncodeEvent(review.AgencySubmissionAccepted{RequestID: "no-such-request"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Append(ctx, "case-CR-1", eventstore.Any(), eventstore.EventData{ID: storetest.NewID(), Type: typ, Data: data}); err != nil {
+		t.Fatal(err)
+	}
+	d := openDB(t, filepath.Join(dir, "read.db"))
+	var failure error
+	for _, e := range readAll(t, store) {
+		if failure = d.Apply(ctx, e); failure != nil {
+			break
+		}
+	}
+	if want := fmt.Sprintf("position %d", last+1); !errors.Is(failure, review.ErrHistory) || !strings.Contains(failure.Error(), want) {
+		t.Fatalf("got %v, want review.ErrHistory naming %s", failure, want)
+	}
+	if cp, _ := d.Checkpoint(ctx); cp != last {
+		t.Errorf("checkpoint %d after the failure, want %d", cp, last)
+	}
+}
+
+// storeWithHook runs hook once, when ReadAll is first called.
+type storeWithHook struct {
+	eventstore.Store
+	hook func()
+}
+
+func (s *storeWithHook) ReadAll(ctx context.Context, from uint64, fn func(eventstore.RecordedEvent) error) error {
+	if s.hook != nil {
+		s.hook()
+		s.hook = nil
+	}
+	return s.Store.ReadAll(ctx, from, fn)
+}
+
+func TestRebuildCatchesUpWithTheLiveProcess(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	store := openStore(t, dir)
+	newScriptedCase(t, "CR-1").until(t, store, "notice")
+	events := readAll(t, store)
+	half := len(events) / 2
+
+	reference := openDB(t, filepath.Join(dir, "reference.db"))
+	for _, e := range events {
+		if err := reference.Apply(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	path := filepath.Join(dir, "read.db")
+	live := openDB(t, path)
+	for _, e := range events[:half] {
+		if err := live.Apply(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The live process applies the second half after the rebuild has fixed where its fill stops,
+	// so only the swap's catch-up can bring the rebuilt models level with the others.
+	hooked := &storeWithHook{Store: store, hook: func() {
+		for _, e := range events[half:] {
+			if err := live.Apply(ctx, e); err != nil {
+				t.Error(err)
+			}
+		}
+	}}
+	if err := Rebuild(ctx, path, hooked, []string{ModelBoard, ModelInbox, ModelState}); err != nil {
+		t.Fatal(err)
+	}
+	sameDump(t, dump(t, live), dump(t, reference))
 }

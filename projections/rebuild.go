@@ -18,8 +18,16 @@ var errStop = errors.New("stop reading")
 
 // Rebuild rebuilds the named read models (every model when only is empty) of the database at
 // path from position 0 of the log into fresh tables and swaps them in atomically, resetting each
-// model's checkpoint and code version. It may run while a server follows the same file: see the
-// package comment.
+// model's checkpoint and code version.
+//
+// A live process and a rebuild share the file safely, so Rebuild may run on a stopped server's
+// file (the CLI) or beside a running server. It fills "<table>_new" tables without holding the
+// write lock, up to the position the live models had reached when it started. It then takes
+// SQLite's write lock, which pauses the live Apply (its transactions wait on busy_timeout),
+// applies the events the live models took meanwhile, drops the old tables, renames the new ones
+// into place and sets the models' checkpoints to the live one, all in one transaction. Run does
+// the same, before following the log, for any model whose stored code version differs from the
+// code's. A rebuild writes nothing to the change feed: clients reload after one.
 func Rebuild(ctx context.Context, path string, store eventstore.Store, only []string) error {
 	d, err := Open(path)
 	if err != nil {
@@ -53,7 +61,7 @@ func (d *DB) rebuild(ctx context.Context, store eventstore.Store, names []string
 	if err := d.createFresh(ctx, targets); err != nil {
 		return err
 	}
-	a := &applier{suffix: "_new", targets: targets, cases: map[string]*review.Case{}, lastPos: map[string]uint64{}}
+	a := &applier{d: d, suffix: "_new", targets: targets, cases: map[string]*review.Case{}, lastPos: map[string]uint64{}}
 	var reached uint64
 	var pending []eventstore.RecordedEvent
 	flush := func() error {
@@ -67,7 +75,7 @@ func (d *DB) rebuild(ctx context.Context, store eventstore.Store, names []string
 		defer tx.Rollback()
 		a.tx = tx
 		for _, e := range pending {
-			if _, err := a.apply(ctx, d, e); err != nil {
+			if _, err := a.apply(ctx, e); err != nil {
 				return fmt.Errorf("projections: rebuild: apply %s at position %d: %w", e.Type, e.Position, err)
 			}
 		}
@@ -164,7 +172,7 @@ func (d *DB) swap(ctx context.Context, store eventstore.Store, a *applier, reach
 			if err := d.checkNext(reached, e.Position); err != nil {
 				return err
 			}
-			if _, err := a.apply(ctx, d, e); err != nil {
+			if _, err := a.apply(ctx, e); err != nil {
 				return fmt.Errorf("apply %s at position %d: %w", e.Type, e.Position, err)
 			}
 			reached = e.Position
@@ -180,7 +188,7 @@ func (d *DB) swap(ctx context.Context, store eventstore.Store, a *applier, reach
 	for _, m := range a.targets {
 		if m.kind == caseState {
 			for stream, c := range a.cases {
-				if err := writeCaseState(ctx, tx, m.table+"_new", stream, c, a.lastPos[stream]); err != nil {
+				if err := d.writeCaseState(ctx, tx, m.table+"_new", stream, c, a.lastPos[stream]); err != nil {
 					return err
 				}
 			}

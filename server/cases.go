@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"casereview/auth"
 	"casereview/calendar"
-	"casereview/projections"
 	"casereview/review"
 	"casereview/workflows"
 )
@@ -55,7 +55,8 @@ func (s *Server) createCase(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, err)
 		return
 	}
-	actor := review.Actor{UserID: "dev-coordinator", Role: review.RoleBusinessUnit}
+	u, _ := auth.UserFrom(r.Context())
+	actor := actorOf(u)
 	cmd := review.NotifyIncident{By: review.By{Actor: actor}, CaseID: id, Notification: n}
 	if fields := decideFirst(cmd, s.cfg.Now()); len(fields) > 0 {
 		writeProblem(w, r, http.StatusUnprocessableEntity, "The notification breaks a rule",
@@ -155,37 +156,6 @@ func (s *Server) validateNotification(req NotificationRequest) (review.Notificat
 		bad("outline", fmt.Sprintf("is %d bytes; the outline may be at most %d", len(n.Outline), maxOutline))
 	}
 	return n, fields
-}
-
-func (s *Server) listCases(w http.ResponseWriter, r *http.Request) {
-	cases, err := s.cfg.ReadModels.ListCases(r.Context())
-	if err != nil {
-		s.internalError(w, r, err)
-		return
-	}
-	cp, err := s.cfg.ReadModels.Checkpoint(r.Context())
-	if err != nil {
-		s.internalError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, struct {
-		Position uint64                    `json:"position"`
-		Cases    []projections.CaseSummary `json:"cases"`
-	}{cp, cases})
-}
-
-func (s *Server) getCase(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	c, err := s.cfg.ReadModels.GetCase(r.Context(), id)
-	if errors.Is(err, projections.ErrNotFound) {
-		writeProblem(w, r, http.StatusNotFound, "No such case", fmt.Sprintf("There is no case %q, or it is not yet in the read model.", id))
-		return
-	}
-	if err != nil {
-		s.internalError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, c)
 }
 
 // decideFirst checks a notification against its rule set exactly as the workflow will, so that a

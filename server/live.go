@@ -3,11 +3,14 @@ package server
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/gorilla/websocket"
 
+	"casereview/auth"
 	"casereview/projections"
 )
 
@@ -17,8 +20,6 @@ const (
 	pingPeriod = pongWait * 9 / 10
 )
 
-var upgrader = websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 4096}
-
 // liveMessage is one frame of the live feed.
 type liveMessage struct {
 	Type     string              `json:"type"` // "change"
@@ -26,9 +27,28 @@ type liveMessage struct {
 	Change   *projections.Change `json:"change,omitempty"`
 }
 
+// checkOrigin admits browsers from this server's own origin and the configured allow-list.
+// Clients that send no Origin (not browsers) are admitted: they authenticate with a token.
+func (s *Server) checkOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil {
+		return false
+	}
+	if u.Host == r.Host {
+		return true
+	}
+	return slices.Contains(s.cfg.AllowedOrigins, origin)
+}
+
 // live streams read-model changes after ?since=POSITION: first every change the client missed, in
-// order, then new ones as the projections commit them. Each connection follows the changes table
-// itself, so a slow client only ever delays itself.
+// order, then new ones as the projections commit them, each only if this user may see it. Each
+// connection follows the changes table itself, so a slow client only ever delays itself; one that
+// cannot take a frame within writeWait is closed with 1013 (try again later) and resumes from its
+// last position when it reconnects.
 func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 	var since uint64
 	if v := r.URL.Query().Get("since"); v != "" {
@@ -40,11 +60,17 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 		}
 		since = n
 	}
+	if !s.checkOrigin(r) {
+		writeProblem(w, r, http.StatusForbidden, "Origin not allowed", "This page's origin may not open the live feed; add it to the allowed origins.")
+		return
+	}
+	upgrader := websocket.Upgrader{ReadBufferSize: 512, WriteBufferSize: 4096, CheckOrigin: s.checkOrigin}
 	conn, err := upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return // Upgrade has answered the client
 	}
-	ctx, cancel := context.WithCancel(r.Context())
+	u, _ := auth.UserFrom(r.Context())
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	defer cancel()
 	go func() {
 		// The reader only handles control frames; any read error means the client has gone.
@@ -59,21 +85,30 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	defer conn.Close()
+	vis := visibility{s: s, u: u, agencies: map[string][]string{}}
 	ping := time.NewTicker(pingPeriod)
 	defer ping.Stop()
 	for {
 		wake, head := s.cfg.ReadModels.Wait(since)
 		last, err := s.cfg.ReadModels.ChangesSince(ctx, since, func(c projections.Change) error {
+			if !vis.may(ctx, c) {
+				return nil
+			}
 			conn.SetWriteDeadline(time.Now().Add(writeWait))
 			return conn.WriteJSON(liveMessage{Type: "change", Position: c.Position, Change: &c})
 		})
 		if err != nil {
+			if ctx.Err() == nil {
+				conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseTryAgainLater, "too slow: reconnect with your last position"), time.Now().Add(time.Second))
+			}
 			return
 		}
 		// Events that changed no read model still move the head; skip past them or wake at once forever.
 		since = max(last, head)
 		select {
 		case <-ctx.Done():
+			return
+		case <-s.stopping:
 			conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server stopping"), time.Now().Add(time.Second))
 			return
 		case <-wake:
@@ -84,4 +119,33 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+}
+
+// visibility decides which changes one user may see, remembering each case's agencies.
+type visibility struct {
+	s        *Server
+	u        auth.User
+	agencies map[string][]string
+}
+
+func (v *visibility) may(ctx context.Context, c projections.Change) bool {
+	switch {
+	case c.Audience.Public:
+		return true
+	case c.Model == projections.ModelAudit:
+		return auth.Can(v.u, auth.ActionAuditRead, auth.Resource{CaseID: c.CaseID})
+	case c.Audience.Agency != "" && v.u.Role.AgencyScoped() && c.Audience.Agency != v.u.Agency:
+		return false
+	}
+	if !v.u.Role.AgencyScoped() {
+		return auth.Can(v.u, auth.ActionCaseRead, auth.Resource{CaseID: c.CaseID})
+	}
+	agencies, ok := v.agencies[c.CaseID]
+	if !ok || c.Model == projections.ModelCase {
+		if d, err := v.s.cfg.ReadModels.CaseDetail(ctx, c.CaseID, v.s.today()); err == nil {
+			agencies = agenciesOf(d.CaseFile)
+		}
+		v.agencies[c.CaseID] = agencies
+	}
+	return auth.Can(v.u, auth.ActionCaseRead, auth.Resource{CaseID: c.CaseID, Agencies: agencies})
 }

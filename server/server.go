@@ -11,6 +11,9 @@ import (
 	"github.com/rs/zerolog"
 	_ "time/tzdata" // Europe/London must resolve on machines without zoneinfo
 
+	"casereview/access"
+	"casereview/auth"
+	"casereview/eventstore"
 	"casereview/projections"
 	"casereview/workflows"
 )
@@ -30,35 +33,54 @@ var webFS embed.FS
 
 var pages = template.Must(template.ParseFS(webFS, "web/*.html"))
 
-// CaseStarter starts a case's workflow.
-type CaseStarter interface {
+// Cases starts, commands and queries case workflows.
+type Cases interface {
 	StartCase(ctx context.Context, in workflows.ReviewInput) error
+	Command(ctx context.Context, caseID string, req workflows.CommandRequest) (workflows.CommandResult, error)
+	Status(ctx context.Context, caseID string) (workflows.ReviewStatus, error)
+}
+
+// SignIn mounts a sign-in flow (dev users or OpenID Connect) on the router.
+type SignIn interface {
+	Register(mux *http.ServeMux, a *auth.Authenticator)
 }
 
 // Config holds the server's dependencies.
 type Config struct {
-	Cases      CaseStarter
+	Cases      Cases
 	ReadModels *projections.DB
-	Logger     zerolog.Logger
-	Now        func() time.Time // the clock; time.Now when nil
+	Store      eventstore.Store // for auditors: verification and replay
+	Auth       *auth.Authenticator
+	SignIn     SignIn
+	Access     *access.Recorder // nil: reads are not recorded (tests of other things only)
+	// AllowedOrigins may open the live feed; empty means the server's own origin only.
+	AllowedOrigins []string
+	Logger         zerolog.Logger
+	Now            func() time.Time // the clock; time.Now when nil
 }
 
 // Server serves the API, the live feed and the pages.
 type Server struct {
-	cfg Config
-	mux *http.ServeMux
+	cfg      Config
+	mux      *http.ServeMux
+	handler  http.Handler
+	stopping chan struct{} // closed by Close: live connections say goodbye
 }
+
+// Close tells live connections the server is stopping.
+func (s *Server) Close() { close(s.stopping) }
 
 // New returns a Server ready to serve.
 func New(cfg Config) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{cfg: cfg, mux: http.NewServeMux()}
-	s.mux.HandleFunc("POST /api/v1/cases", s.createCase)
-	s.mux.HandleFunc("GET /api/v1/cases", s.listCases)
-	s.mux.HandleFunc("GET /api/v1/cases/{id}", s.getCase)
-	s.mux.HandleFunc("GET /api/v1/live", s.live)
+	s := &Server{cfg: cfg, mux: http.NewServeMux(), stopping: make(chan struct{})}
+	s.routes()
+	if cfg.SignIn != nil {
+		cfg.SignIn.Register(s.mux, cfg.Auth)
+	}
+	s.handler = cfg.Auth.Middleware(s.mux)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -73,7 +95,7 @@ func New(cfg Config) *Server {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Referrer-Policy", "no-referrer")
-	s.mux.ServeHTTP(w, r)
+	s.handler.ServeHTTP(w, r)
 }
 
 func (s *Server) internalError(w http.ResponseWriter, r *http.Request, err error) {

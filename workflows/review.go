@@ -105,6 +105,7 @@ type reviewRun struct {
 	cal         review.Calendar
 	revision    int64
 	busy        bool // a command is being decided and recorded; the next waits for the latest state
+	opening     bool // the case is being recorded or loaded: commands are judged once it is open
 	changed     int  // bumped on every change so the main loop recomputes its next wake
 	nextWake    time.Time
 	obligations []ObligationSent
@@ -118,6 +119,13 @@ func Review(ctx workflow.Context, in ReviewInput) error {
 	if err := workflow.SetQueryHandler(ctx, StatusQuery, r.status); err != nil {
 		return err
 	}
+	// Handlers first: an update that arrives while the case is still being recorded or loaded
+	// (a command sent the moment a case is created, or during continue-as-new) waits for it
+	// instead of being refused as unknown, and is judged once the case is open.
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, CommandUpdate, r.handleCommand, workflow.UpdateHandlerOptions{Validator: r.validateCommand}); err != nil {
+		return err
+	}
+	r.busy, r.opening = true, true
 	if in.Resume {
 		if err := r.load(ctx); err != nil {
 			return err
@@ -135,9 +143,7 @@ func Review(ctx workflow.Context, in ReviewInput) error {
 			return err
 		}
 	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, CommandUpdate, r.handleCommand, workflow.UpdateHandlerOptions{Validator: r.validateCommand}); err != nil {
-		return err
-	}
+	r.busy, r.opening = false, false
 	signals := workflow.GetSignalChannel(ctx, ObligationSignal)
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
@@ -236,6 +242,9 @@ func (r *reviewRun) validateCommand(ctx workflow.Context, req CommandRequest) er
 	}
 	if req.Actor.Role == review.RoleSystem {
 		return temporal.NewNonRetryableApplicationError("only the workflow itself acts as the system", ErrTypeForbidden, nil)
+	}
+	if r.opening {
+		return nil // no state to judge it on yet: the handler decides it once the case is open
 	}
 	if _, err := r.c.Decide(cmd, workflow.Now(ctx), r.rules, r.cal); err != nil {
 		return ruleError(err)

@@ -100,8 +100,22 @@ func newRig(t *testing.T) *rig {
 }
 
 // run starts the case at start and makes each step at its time; it fails the test when a step's
-// outcome differs from what it expects.
+// outcome differs from what it expects, or when the case does not run to completion.
 func (r *rig) run(t *testing.T, start time.Time, in workflows.ReviewInput, steps []walkStep) {
+	t.Helper()
+	r.schedule(t, start, in, steps)
+	r.env.ExecuteWorkflow(workflows.Review, in)
+	if !r.env.IsWorkflowCompleted() {
+		t.Fatal("the case workflow did not complete")
+	}
+	if err := r.env.GetWorkflowError(); err != nil {
+		t.Fatalf("case workflow failed: %v", err)
+	}
+}
+
+// schedule sets the start time of the case and registers each step as a command made at its time;
+// the caller executes the workflow.
+func (r *rig) schedule(t *testing.T, start time.Time, in workflows.ReviewInput, steps []walkStep) {
 	t.Helper()
 	r.env.SetStartTime(start)
 	r.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: workflows.ReviewWorkflowID(in.CaseID), TaskQueue: workflows.TaskQueue})
@@ -128,13 +142,6 @@ func (r *rig) run(t *testing.T, start time.Time, in workflows.ReviewInput, steps
 				},
 			}, req)
 		}, s.at.Sub(start))
-	}
-	r.env.ExecuteWorkflow(workflows.Review, in)
-	if !r.env.IsWorkflowCompleted() {
-		t.Fatal("the case workflow did not complete")
-	}
-	if err := r.env.GetWorkflowError(); err != nil {
-		t.Fatalf("case workflow failed: %v", err)
 	}
 }
 

@@ -97,6 +97,14 @@ func CheckRedaction(text string, ids []Identifier) []Offence {
 	return out
 }
 
+// isSpace is unicode.IsSpace with a fast path for ASCII, which is nearly all of a report.
+func isSpace(r rune) bool {
+	if r < utf8.RuneSelf {
+		return r == ' ' || '\t' <= r && r <= '\r'
+	}
+	return unicode.IsSpace(r)
+}
+
 // isWordRune reports whether r can be part of a word, so that a match next to it is not on a boundary.
 func isWordRune(r rune) bool {
 	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r)
@@ -108,7 +116,7 @@ func foldedNeedle(value string) string {
 	space := true // drops leading whitespace
 	for _, r := range value {
 		switch {
-		case unicode.IsSpace(r):
+		case isSpace(r):
 			if !space {
 				b.WriteByte(' ')
 			}
@@ -131,11 +139,11 @@ type visibleText struct {
 }
 
 func (vt *visibleText) emit(r rune, offset int) {
-	if unicode.Is(unicode.Cf, r) {
+	if r >= utf8.RuneSelf && unicode.Is(unicode.Cf, r) {
 		// Zero-width spaces and soft hyphens are invisible: "Jay\u00adden" reads as "Jayden".
 		return
 	}
-	if unicode.IsSpace(r) {
+	if isSpace(r) {
 		if n := len(vt.runes); n > 0 && vt.runes[n-1] == ' ' {
 			return
 		}
@@ -156,21 +164,24 @@ func visibleOf(text string) *visibleText {
 	} else {
 		vt.scanText(text, 0, true)
 	}
-	var b strings.Builder
-	b.Grow(len(vt.runes))
-	vt.runeAt = make([]int, 0, len(vt.runes)+1)
+	folded := make([]byte, 0, len(vt.runes))
+	vt.runeAt = make([]int, 0, len(vt.runes))
 	for i, r := range vt.runes {
-		r = unicode.ToLower(r)
-		n := utf8.RuneLen(r)
-		if n < 0 {
-			r, n = utf8.RuneError, utf8.RuneLen(utf8.RuneError)
+		if r < utf8.RuneSelf {
+			if 'A' <= r && r <= 'Z' {
+				r += 'a' - 'A'
+			}
+			folded = append(folded, byte(r))
+			vt.runeAt = append(vt.runeAt, i)
+			continue
 		}
-		b.WriteRune(r)
-		for range n {
+		before := len(folded)
+		folded = utf8.AppendRune(folded, unicode.ToLower(r))
+		for range len(folded) - before {
 			vt.runeAt = append(vt.runeAt, i)
 		}
 	}
-	vt.folded = b.String()
+	vt.folded = string(folded)
 	return vt
 }
 
@@ -309,6 +320,9 @@ func (vt *visibleText) scanHTML(s string) {
 	}
 	flush(len(s))
 	for _, h := range hidden {
+		// A bar, being neither space nor letter, stops a name matching across two segments.
+		vt.emit(' ', h.base)
+		vt.emit('|', h.base)
 		vt.emit(' ', h.base)
 		vt.scanText(h.text, h.base, h.entities)
 	}

@@ -64,6 +64,7 @@ func TestCheckRedactionRules(t *testing.T) {
 		{"HTML: cells are separate words", "<td>Jayden</td><td>Smithfield</td>", []string{"child-name-part:Jayden"}},
 		{"HTML: attribute values are published", `<p><img alt="Jayden at school" src="a.png"></p>`, []string{"child-name-part:Jayden"}},
 		{"HTML: file name in a link", `<p><a href="/files/jayden-smith.pdf">report</a></p>`, []string{"child-name-part:Jayden", "child-name-part:Smith"}},
+		{"HTML: text and an attribute are not one name", `<p>Jayden <img alt="Smith"></p>`, []string{"child-name-part:Jayden", "child-name-part:Smith"}},
 		{"HTML: comment", "<p>seen</p><!-- ask Jayden's school -->", []string{"child-name-part:Jayden"}},
 		{"HTML: tag names are not text", `<p><span class="annotation">seen</span></p>`, nil},
 		{"HTML: no names", "<p>The child&rsquo;s annual review</p>", nil},

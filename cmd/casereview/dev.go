@@ -14,11 +14,13 @@ import (
 )
 
 type devConfig struct {
-	DataDir      string
-	HTTPAddr     string
-	TemporalAddr string
-	Namespace    string
-	Demo         bool
+	DataDir        string
+	HTTPAddr       string
+	TemporalAddr   string
+	Namespace      string
+	Demo           bool
+	AllowRemoteDev bool
+	Notify         *notifyFlags
 }
 
 func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -29,7 +31,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.TemporalAddr, "temporal-listen", "127.0.0.1:7233", "address of the embedded Temporal frontend (port 0 picks a free one)")
 	fs.StringVar(&cfg.Namespace, "namespace", "default", "Temporal namespace")
 	fs.BoolVar(&cfg.Demo, "demo", false, "seed a fictional case (invented names only) so there is something to see")
+	fs.BoolVar(&cfg.AllowRemoteDev, "allow-non-loopback", false, "let the password-less dev sign-in listen on a non-loopback address (never with real data)")
 	level := fs.String("log-level", "info", "log level: trace, debug, info, warn, error")
+	cfg.Notify = addNotifyFlags(fs, "")
 	if code, ok := flagResult(stderr, "dev", parseFlags(fs, args)); !ok {
 		return code
 	}
@@ -91,12 +95,25 @@ func startDev(ctx context.Context, cfg devConfig, log zerolog.Logger) (_ *stack,
 	if err != nil {
 		return nil, err
 	}
-	st.startWorker(ctx, c, store)
+	nf := cfg.Notify
+	if nf == nil {
+		nf = &notifyFlags{}
+	}
+	if nf.ledger == "" {
+		nf.ledger = filepath.Join(dir, "notify-ledger.db")
+	}
+	if nf.baseURL == "" || nf.baseURL == "http://127.0.0.1:8080" {
+		nf.baseURL = "http://" + cfg.HTTPAddr
+	}
+	if err := st.startWorker(ctx, c, store, nf); err != nil {
+		return nil, err
+	}
 	db, err := st.openReadModels(ctx, filepath.Join(dir, "readmodels.db"), store)
 	if err != nil {
 		return nil, err
 	}
-	if err := st.startServer(c, db, cfg.HTTPAddr); err != nil {
+	web := webOptions{HTTPAddr: cfg.HTTPAddr, AuthDB: filepath.Join(dir, "auth.db"), DevSignIn: true, AllowRemoteDev: cfg.AllowRemoteDev}
+	if err := st.startServer(ctx, c, db, store, web); err != nil {
 		return nil, err
 	}
 	if cfg.Demo {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
+	"casereview/server/apiclient"
 	"casereview/worker"
 	"casereview/worker/payloadcrypt"
 	"casereview/workflows"
@@ -23,17 +23,13 @@ func devConfigFor(dir string) devConfig {
 	return devConfig{DataDir: dir, HTTPAddr: "127.0.0.1:0", TemporalAddr: "127.0.0.1:0", Namespace: "default", Demo: true}
 }
 
-func getJSON(t *testing.T, url string, v any) int {
+func signIn(t *testing.T, baseURL string) *apiclient.Client {
 	t.Helper()
-	resp, err := http.Get(url)
+	c, err := apiclient.SignInDev(context.Background(), baseURL, "dev-coordinator")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	if v != nil {
-		json.NewDecoder(resp.Body).Decode(v)
-	}
-	return resp.StatusCode
+	return c
 }
 
 func waitFor(t *testing.T, what string, f func() error) {
@@ -61,20 +57,15 @@ func TestDevRestartKeepsCases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := http.Post(st.url+"/api/v1/cases", "application/json", strings.NewReader(
-		`{"framework":"scr/wt2015","awarenessDate":"2009-04-06","incidentDate":"2009-04-04","nature":"serious-harm","outline":"Invented historic case."}`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	api := signIn(t, st.url)
 	var created struct{ ID string }
-	json.NewDecoder(resp.Body).Decode(&created)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("POST: %d", resp.StatusCode)
+	code, err := api.Post(ctx, "/api/v1/cases", []byte(`{"framework":"scr/wt2015","awarenessDate":"2009-04-06","incidentDate":"2009-04-04","nature":"serious-harm","outline":"Invented historic case."}`), &created)
+	if err != nil || code != http.StatusCreated {
+		t.Fatalf("POST: %d %v", code, err)
 	}
 	for _, id := range []string{demoCaseID, created.ID} {
 		waitFor(t, "case "+id+" in read model", func() error {
-			if code := getJSON(t, st.url+"/api/v1/cases/"+id, nil); code != http.StatusOK {
+			if code, _ := api.Get(ctx, "/api/v1/cases/"+id, nil); code != http.StatusOK {
 				return fmt.Errorf("GET status %d", code)
 			}
 			return nil
@@ -92,9 +83,9 @@ func TestDevRestartKeepsCases(t *testing.T) {
 	}
 	defer st.Stop()
 	var list struct {
-		Cases []struct{ ID string }
+		Cases []struct{ CaseID string }
 	}
-	if code := getJSON(t, st.url+"/api/v1/cases", &list); code != http.StatusOK || len(list.Cases) != 2 {
+	if code, err := signIn(t, st.url).Get(ctx, "/api/v1/cases", &list); err != nil || code != http.StatusOK || len(list.Cases) != 2 {
 		t.Fatalf("after restart: %d %+v (the demo case must not be seeded twice)", code, list)
 	}
 	kr, err := payloadcrypt.LoadKeyring(filepath.Join(dir, "payload-keys.json"))

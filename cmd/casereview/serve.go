@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"casereview/logging"
 	"casereview/worker/payloadcrypt"
@@ -38,8 +39,19 @@ func (f *externalFlags) check() error {
 func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("server [flags]", "Runs the HTTP API, the live feed and the pages, with read models built from the event\nstore, against an external Temporal.", stderr)
 	ext := addExternalFlags(fs)
-	httpAddr := fs.String("http", "127.0.0.1:8080", "address of the HTTP server")
+	var web webOptions
+	fs.StringVar(&web.HTTPAddr, "http", "127.0.0.1:8080", "address of the HTTP server")
 	readModels := fs.String("read-models", "./casereview-readmodels.db", "SQLite file for this instance's read models (rebuilt from the log when missing)")
+	fs.StringVar(&web.AuthDB, "auth-db", "./casereview-auth.db", "SQLite file for sessions and API tokens (hashed)")
+	fs.BoolVar(&web.DevSignIn, "dev-signin", false, "sign in as seeded demo users without a password (loopback only; never with real data)")
+	fs.BoolVar(&web.AllowRemoteDev, "allow-non-loopback", false, "let --dev-signin listen on a non-loopback address")
+	fs.StringVar(&web.OIDC.Issuer, "oidc-issuer", "", "OpenID Connect issuer URL")
+	fs.StringVar(&web.OIDC.ClientID, "oidc-client-id", "", "OpenID Connect client ID")
+	fs.StringVar(&web.OIDC.ClientSecret, "oidc-client-secret", "", "OpenID Connect client secret (prefer the environment variable)")
+	fs.StringVar(&web.OIDC.RedirectURL, "oidc-redirect-url", "", "this server's /auth/callback URL as registered with the provider")
+	fs.StringVar(&web.OIDC.RoleClaim, "oidc-role-claim", "casereview_role", "ID-token claim holding the user's casereview role")
+	fs.StringVar(&web.OIDC.AgencyClaim, "oidc-agency-claim", "casereview_agency", "ID-token claim holding the user's agency id")
+	origins := fs.String("allowed-origins", "", "comma-separated origins besides this server's own that may open the live feed")
 	return runExternal(ctx, "server", fs, args, ext, stdout, stderr, func(ctx context.Context, st *stack) error {
 		store, err := st.openStore(ctx, ext.events)
 		if err != nil {
@@ -57,7 +69,12 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if err != nil {
 			return err
 		}
-		if err := st.startServer(c, db, *httpAddr); err != nil {
+		for _, o := range strings.Split(*origins, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				web.AllowedOrigins = append(web.AllowedOrigins, o)
+			}
+		}
+		if err := st.startServer(ctx, c, db, store, web); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "casereview server is ready at %s\n", st.url)
@@ -68,6 +85,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) int
 func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("worker [flags]", "Runs the Temporal worker that executes case workflows and records their events.", stderr)
 	ext := addExternalFlags(fs)
+	nf := addNotifyFlags(fs, "./casereview-notify-ledger.db")
 	return runExternal(ctx, "worker", fs, args, ext, stdout, stderr, func(ctx context.Context, st *stack) error {
 		store, err := st.openStore(ctx, ext.events)
 		if err != nil {
@@ -81,7 +99,9 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if err != nil {
 			return err
 		}
-		st.startWorker(ctx, c, store)
+		if err := st.startWorker(ctx, c, store, nf); err != nil {
+			return err
+		}
 		fmt.Fprintln(stdout, "casereview worker is polling")
 		return nil
 	})

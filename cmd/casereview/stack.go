@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -15,7 +16,9 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
+	"casereview/access"
 	"casereview/activities"
+	"casereview/auth"
 	"casereview/calendar"
 	"casereview/devtemporal"
 	"casereview/eventstore"
@@ -134,9 +137,17 @@ func (s *stack) dialTemporal(ctx context.Context, hostPort, namespace string, kr
 	return c, nil
 }
 
-func (s *stack) startWorker(ctx context.Context, c client.Client, store eventstore.Store) {
-	acts := &activities.Activities{Store: store}
+func (s *stack) startWorker(ctx context.Context, c client.Client, store eventstore.Store, nf *notifyFlags) error {
+	n, err := nf.notifier(ctx, s)
+	if err != nil {
+		return err
+	}
+	acts := &activities.Activities{Store: store, BaseURL: strings.TrimRight(nf.baseURL, "/"), Log: &s.log}
+	if n != nil {
+		acts.Notifier = n
+	}
 	s.background(ctx, "worker", func(ctx context.Context) error { return worker.Run(ctx, c, acts) })
+	return nil
 }
 
 func (s *stack) openReadModels(ctx context.Context, path string, store eventstore.Store) (*projections.DB, error) {
@@ -169,9 +180,68 @@ func (s *stack) startHTTP(addr string, h http.Handler) error {
 	return nil
 }
 
-func (s *stack) startServer(c client.Client, db *projections.DB, addr string) error {
-	h := server.New(server.Config{Cases: workflows.Cases{Client: c}, ReadModels: db, Logger: s.log})
-	return s.startHTTP(addr, h)
+// webOptions configure the HTTP server's sign-in and origins.
+type webOptions struct {
+	HTTPAddr       string
+	AuthDB         string // SQLite file for sessions and API tokens
+	DevSignIn      bool   // sign in as seeded users, without a password
+	AllowRemoteDev bool   // let dev sign-in listen on a non-loopback address
+	OIDC           oidcOptions
+	AllowedOrigins []string
+}
+
+type oidcOptions struct {
+	Issuer, ClientID, ClientSecret, RedirectURL, RoleClaim, AgencyClaim string
+}
+
+func (s *stack) startServer(ctx context.Context, c client.Client, db *projections.DB, store eventstore.Store, o webOptions) error {
+	var signIn server.SignIn
+	switch {
+	case o.DevSignIn:
+		if err := auth.CheckDevBind(o.HTTPAddr, o.AllowRemoteDev); err != nil {
+			return err
+		}
+		d, err := auth.NewDevSignIn(nil)
+		if err != nil {
+			return err
+		}
+		signIn = d
+	case o.OIDC.Issuer != "":
+		p, err := auth.NewOIDC(ctx, o.OIDC.Issuer, o.OIDC.ClientID, o.OIDC.ClientSecret, o.OIDC.RedirectURL, o.OIDC.RoleClaim, o.OIDC.AgencyClaim)
+		if err != nil {
+			return err
+		}
+		signIn = p
+	default:
+		return fmt.Errorf("%w: no sign-in configured: give --oidc-issuer (with its client flags) or, on loopback only, --dev-signin", errUsage)
+	}
+	authStore, err := auth.OpenStore(ctx, o.AuthDB, time.Now)
+	if err != nil {
+		return err
+	}
+	s.onStop(func() { authStore.Close() })
+	a, err := auth.New(auth.Config{Store: authStore, InsecureCookies: o.DevSignIn, Logger: s.log})
+	if err != nil {
+		return err
+	}
+	rec, err := access.NewRecorder(access.Config{Flush: server.AccessFlusher(store), Logger: s.log})
+	if err != nil {
+		return err
+	}
+	s.onStop(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		rec.Close(ctx)
+	})
+	srv := server.New(server.Config{
+		Cases: workflows.Cases{Client: c}, ReadModels: db, Store: store, Auth: a, SignIn: signIn, Access: rec,
+		AllowedOrigins: o.AllowedOrigins, Logger: s.log,
+	})
+	if err := s.startHTTP(o.HTTPAddr, srv); err != nil {
+		return err
+	}
+	s.onStop(srv.Close)
+	return nil
 }
 
 // demoCaseID is fixed so that starting with --demo again does not add a second demo case.
