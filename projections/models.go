@@ -133,8 +133,13 @@ type applier struct {
 	tx      *sql.Tx
 	suffix  string
 	targets []*model
-	cases   map[string]*review.Case // rebuild only: folded cases by stream
-	lastPos map[string]uint64       // rebuild only: position of each stream's last event
+	// cases holds the cases folded so far by stream, and lastPos the position of each one's last
+	// event. A rebuild keeps every case here and writes the case state once, at the swap; a live
+	// batch keeps the cases it touched and writes them before it commits.
+	cases   map[string]*review.Case
+	lastPos map[string]uint64
+	// live says the case state before this batch is in the case_state table.
+	live bool
 }
 
 func (a *applier) has(kind modelKind) bool {
@@ -181,31 +186,20 @@ func (a *applier) fold(ctx context.Context, e eventstore.RecordedEvent) (*review
 	if err != nil {
 		return nil, err
 	}
-	var c *review.Case
-	if a.cases != nil {
-		if c = a.cases[e.Stream]; c == nil {
-			c = &review.Case{}
-			a.cases[e.Stream] = c
+	if a.live && !a.has(caseState) {
+		// The case models and the case state move together; one without the other means a
+		// model was reset outside Rebuild.
+		return nil, fmt.Errorf("the case state is past position %d but a case read model is not: rebuild the read models", e.Position)
+	}
+	c := a.cases[e.Stream]
+	if c == nil && a.live {
+		var err error
+		if c, err = a.loadCase(ctx, e.Stream); err != nil {
+			return nil, err
 		}
-		a.lastPos[e.Stream] = e.Position
-	} else {
-		if !a.has(caseState) {
-			// The case models and the case state move together; one without the other means a
-			// model was reset outside Rebuild.
-			return nil, fmt.Errorf("the case state is past position %d but a case read model is not: rebuild the read models", e.Position)
-		}
-		var body string
-		err := a.d.queryRow(ctx, a.tx, `SELECT body FROM case_state WHERE stream = ?`, e.Stream).Scan(&body)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			c = &review.Case{}
-		case err != nil:
-			return nil, fmt.Errorf("read case state: %w", err)
-		default:
-			if c, err = decodeCase(body); err != nil {
-				return nil, err
-			}
-		}
+	}
+	if c == nil {
+		c = &review.Case{}
 	}
 	if err := c.Apply(ev); err != nil {
 		return nil, fmt.Errorf("fold stream revision %d: %w", e.Revision, err)
@@ -214,12 +208,36 @@ func (a *applier) fold(ctx context.Context, e eventstore.RecordedEvent) (*review
 		// A notification recorded without its own time was made when the log recorded it.
 		c.NotifiedAt = e.Recorded.UTC()
 	}
-	if a.cases == nil {
-		if err := a.d.writeCaseState(ctx, a.tx, "case_state", e.Stream, c, e.Position); err != nil {
-			return nil, err
+	a.cases[e.Stream], a.lastPos[e.Stream] = c, e.Position
+	return c, nil
+}
+
+// loadCase reads a case's folded state from case_state, or returns nil for a new case.
+func (a *applier) loadCase(ctx context.Context, stream string) (*review.Case, error) {
+	var body string
+	err := a.d.queryRow(ctx, a.tx, `SELECT body FROM case_state WHERE stream = ?`, stream).Scan(&body)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("read case state: %w", err)
+	}
+	return decodeCase(body)
+}
+
+// saveCases writes the cases folded in this batch to the case state table.
+func (a *applier) saveCases(ctx context.Context, table string) error {
+	streams := make([]string, 0, len(a.cases))
+	for s := range a.cases {
+		streams = append(streams, s)
+	}
+	slices.Sort(streams)
+	for _, s := range streams {
+		if err := a.d.writeCaseState(ctx, a.tx, table, s, a.cases[s], a.lastPos[s]); err != nil {
+			return err
 		}
 	}
-	return c, nil
+	return nil
 }
 
 func (d *DB) writeCaseState(ctx context.Context, tx *sql.Tx, table, stream string, c *review.Case, position uint64) error {

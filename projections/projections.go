@@ -278,6 +278,9 @@ func (d *DB) applyBatch(ctx context.Context, events []eventstore.RecordedEvent) 
 	}
 	moved := map[string]bool{}
 	var head uint64
+	// Cases folded in this batch stay in memory until it commits: a backlog of one case's events
+	// decodes and encodes its state once per batch rather than once per event.
+	cases, lastPos := map[string]*review.Case{}, map[string]uint64{}
 	for _, e := range events {
 		var targets []*model
 		for _, m := range models {
@@ -294,7 +297,7 @@ func (d *DB) applyBatch(ctx context.Context, events []eventstore.RecordedEvent) 
 		if len(targets) == 0 {
 			continue
 		}
-		a := applier{d: d, tx: tx, suffix: "", targets: targets}
+		a := applier{d: d, tx: tx, suffix: "", targets: targets, cases: cases, lastPos: lastPos, live: true}
 		changes, err := a.apply(ctx, e)
 		if err != nil {
 			return fmt.Errorf("projections: apply %s at position %d: %w", e.Type, e.Position, err)
@@ -316,6 +319,10 @@ func (d *DB) applyBatch(ctx context.Context, events []eventstore.RecordedEvent) 
 	}
 	if len(moved) == 0 {
 		return nil
+	}
+	saver := applier{d: d, tx: tx, cases: cases, lastPos: lastPos}
+	if err := saver.saveCases(ctx, "case_state"); err != nil {
+		return fmt.Errorf("projections: %w", err)
 	}
 	for _, m := range models {
 		if !moved[m.name] {
@@ -371,11 +378,16 @@ func (d *DB) advance(position uint64) {
 }
 
 // Run follows the log from the checkpoint and applies every event until ctx ends. It first
-// rebuilds any model whose code version changed.
+// rebuilds any model whose code version changed, then reads the backlog in batches, then
+// subscribes and applies each new event as it comes. It returns nil when ctx ends and an error,
+// naming the event, when one cannot be applied: a gap, or a history the domain cannot fold.
 func (d *DB) Run(ctx context.Context, store eventstore.Store, log zerolog.Logger) error {
 	if stale := d.Stale(); len(stale) > 0 {
 		log.Info().Strs("models", stale).Msg("rebuilding read models whose code version changed")
 		if err := d.rebuild(ctx, store, stale); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
 			return err
 		}
 	}
@@ -393,6 +405,9 @@ func (d *DB) Run(ctx context.Context, store eventstore.Store, log zerolog.Logger
 	// Every stream, not only cases': the audit trail records every event.
 	sub, err := store.SubscribeAll(ctx, eventstore.SubscribeOptions{From: from})
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return fmt.Errorf("projections: subscribe from %d: %w", from, err)
 	}
 	defer sub.Close()

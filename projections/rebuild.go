@@ -187,10 +187,8 @@ func (d *DB) swap(ctx context.Context, store eventstore.Store, a *applier, reach
 	}
 	for _, m := range a.targets {
 		if m.kind == caseState {
-			for stream, c := range a.cases {
-				if err := d.writeCaseState(ctx, tx, m.table+"_new", stream, c, a.lastPos[stream]); err != nil {
-					return err
-				}
+			if err := a.saveCases(ctx, m.table+"_new"); err != nil {
+				return fmt.Errorf("projections: rebuild: %w", err)
 			}
 		}
 		for _, stmt := range []string{`DROP TABLE IF EXISTS ` + m.table, `ALTER TABLE ` + m.table + `_new RENAME TO ` + m.table} {

@@ -30,6 +30,8 @@ func (c Cases) StartCase(ctx context.Context, in ReviewInput) error {
 		TaskQueue:                TaskQueue,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		// Without this the SDK hands back the running case as if it had just been started.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			StageKey.ValueSet("notified"),
 			FrameworkKey.ValueSet(in.Notify.Framework),

@@ -121,11 +121,12 @@ func Review(ctx workflow.Context, in ReviewInput) error {
 	}
 	// Handlers first: an update that arrives while the case is still being recorded or loaded
 	// (a command sent the moment a case is created, or during continue-as-new) waits for it
-	// instead of being refused as unknown, and is judged once the case is open.
+	// instead of being refused as unknown, and is judged once the case is open. The flags are
+	// set before the handler is registered because registering runs updates already delivered.
+	r.busy, r.opening = true, true
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, CommandUpdate, r.handleCommand, workflow.UpdateHandlerOptions{Validator: r.validateCommand}); err != nil {
 		return err
 	}
-	r.busy, r.opening = true, true
 	if in.Resume {
 		if err := r.load(ctx); err != nil {
 			return err

@@ -85,8 +85,8 @@ func TestDevRestartKeepsCases(t *testing.T) {
 	var list struct {
 		Cases []struct{ CaseID string }
 	}
-	if code, err := signIn(t, st.url).Get(ctx, "/api/v1/cases", &list); err != nil || code != http.StatusOK || len(list.Cases) != 2 {
-		t.Fatalf("after restart: %d %+v (the demo case must not be seeded twice)", code, list)
+	if code, err := signIn(t, st.url).Get(ctx, "/api/v1/cases", &list); err != nil || code != http.StatusOK || len(list.Cases) != 4 {
+		t.Fatalf("after restart: %d %+v (three demo cases, seeded once, and one notified)", code, list)
 	}
 	kr, err := payloadcrypt.LoadKeyring(filepath.Join(dir, "payload-keys.json"))
 	if err != nil {

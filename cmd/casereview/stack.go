@@ -13,18 +13,15 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"casereview/access"
 	"casereview/activities"
 	"casereview/auth"
-	"casereview/calendar"
 	"casereview/devtemporal"
 	"casereview/eventstore"
 	"casereview/eventstore/connect"
 	"casereview/projections"
-	"casereview/review"
 	"casereview/server"
 	"casereview/worker"
 	"casereview/worker/payloadcrypt"
@@ -242,33 +239,4 @@ func (s *stack) startServer(ctx context.Context, c client.Client, db *projection
 	}
 	s.onStop(srv.Close)
 	return nil
-}
-
-// demoCaseID is fixed so that starting with --demo again does not add a second demo case.
-const demoCaseID = "CR-DEMO0001"
-
-// seedDemo starts one fictional case; it is a no-op when the demo case exists.
-func seedDemo(ctx context.Context, c client.Client, now time.Time) error {
-	awareness := calendar.DateOf(now.In(time.UTC)).AddDays(-2)
-	in := workflows.ReviewInput{
-		CaseID: demoCaseID,
-		Notify: review.NotifyIncident{
-			By:     review.By{Actor: review.Actor{UserID: "demo-seed", Role: review.RoleBusinessUnit}},
-			CaseID: demoCaseID,
-			Notification: review.Notification{
-				Framework:     "lcspr/wt2023",
-				AwarenessDate: awareness,
-				IncidentDate:  awareness.AddDays(-1),
-				Nature:        review.NatureSeriousHarm,
-				Outline:       "Fictional demonstration case: a toddler, known to health visiting and early help, admitted to hospital with unexplained injuries. All names are invented.",
-			},
-		},
-		CorrelationID: demoCaseID,
-	}
-	err := workflows.Cases{Client: c}.StartCase(ctx, in)
-	var started *serviceerror.WorkflowExecutionAlreadyStarted
-	if errors.As(err, &started) {
-		return nil
-	}
-	return err
 }
