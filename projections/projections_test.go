@@ -331,6 +331,12 @@ func TestRebuildEqualsIncremental(t *testing.T) {
 	}
 	sameDump(t, dump(t, d), live)
 
+	// A fresh file catching up with the whole log in batches ends the same.
+	fresh := openDB(t, filepath.Join(dir, "fresh.db"))
+	follow(t, fresh, store)
+	caughtUp(t, fresh, last)
+	sameDump(t, dump(t, fresh), live)
+
 	trail, err := d.AuditTrail(ctx, "", 0, MaxAuditPage)
 	if err != nil {
 		t.Fatal(err)
@@ -545,4 +551,46 @@ func TestRebuildCatchesUpWithTheLiveProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameDump(t, dump(t, live), dump(t, reference))
+}
+
+func TestFileOfTheFirstVersionIsRebuiltAtStart(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	store := openStore(t, dir)
+	last := newScriptedCase(t, "CR-1").until(t, store, "entry-1")
+	reference := openDB(t, filepath.Join(dir, "reference.db"))
+	follow(t, reference, store)
+	caughtUp(t, reference, last)
+
+	// The first version of this package kept one "cases" model and its checkpoint.
+	path := filepath.Join(dir, "read.db")
+	old, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.db.Exec(`DROP TABLE board; DELETE FROM checkpoints;
+		CREATE TABLE cases (id TEXT PRIMARY KEY, stage TEXT NOT NULL, position INTEGER NOT NULL);
+		INSERT INTO cases VALUES ('CR-1', 'notified', 1);
+		INSERT INTO checkpoints (name, position, version) VALUES ('cases', ?, 1)`, last); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+
+	d := openDB(t, path)
+	if stale := d.Stale(); !slices.Equal(stale, ModelNames()) {
+		t.Fatalf("stale models %v, want all of %v", stale, ModelNames())
+	}
+	follow(t, d, store)
+	caughtUp(t, d, last)
+	checkpoints := dump(t, d)["checkpoints"]
+	if len(checkpoints) != len(models)+1 { // and the old "cases" row
+		t.Errorf("checkpoints %v", checkpoints)
+	}
+	got, want := dump(t, d), dump(t, reference)
+	delete(got, "checkpoints")
+	delete(want, "checkpoints")
+	sameDump(t, got, want)
+	if _, err := d.GetCase(ctx, "CR-1"); err != nil {
+		t.Error(err)
+	}
 }

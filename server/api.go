@@ -116,9 +116,9 @@ func (s *Server) listCases(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, err)
 		return
 	}
-	page, next, err := paginate(r, rows)
-	if err != nil {
-		writeProblem(w, r, http.StatusBadRequest, "Bad pagination", err.Error(), FieldError{Field: "cursor", Detail: err.Error()})
+	page, next, bad := paginate(r, rows)
+	if bad != nil {
+		writeProblem(w, r, http.StatusBadRequest, "Bad pagination", bad.Detail, *bad)
 		return
 	}
 	s.writeETagged(w, r, struct {
@@ -129,19 +129,20 @@ func (s *Server) listCases(w http.ResponseWriter, r *http.Request) {
 }
 
 // paginate takes ?limit (default 100, at most 500) and ?cursor (an offset from an earlier page).
-func paginate[T any](r *http.Request, all []T) ([]T, string, error) {
+// A bad parameter is a *FieldError naming it.
+func paginate[T any](r *http.Request, all []T) ([]T, string, *FieldError) {
 	limit, offset := 100, 0
 	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 500 {
-			return nil, "", fmt.Errorf("limit must be a whole number from 1 to 500, not %q", v)
+			return nil, "", &FieldError{Field: "limit", Detail: fmt.Sprintf("limit must be a whole number from 1 to 500, not %q", v)}
 		}
 		limit = n
 	}
 	if v := r.URL.Query().Get("cursor"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
-			return nil, "", fmt.Errorf("cursor %q is not one this API gave out; start again without it", v)
+			return nil, "", &FieldError{Field: "cursor", Detail: fmt.Sprintf("cursor %q is not one this API gave out; start again without it", v)}
 		}
 		offset = n
 	}
@@ -248,9 +249,9 @@ func (s *Server) getInbox(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, err)
 		return
 	}
-	page, next, err := paginate(r, items)
-	if err != nil {
-		writeProblem(w, r, http.StatusBadRequest, "Bad pagination", err.Error(), FieldError{Field: "cursor", Detail: err.Error()})
+	page, next, bad := paginate(r, items)
+	if bad != nil {
+		writeProblem(w, r, http.StatusBadRequest, "Bad pagination", bad.Detail, *bad)
 		return
 	}
 	s.writeETagged(w, r, struct {
@@ -462,5 +463,3 @@ func (s *Server) postCommand(w http.ResponseWriter, r *http.Request) {
 
 // maxCommandBytes bounds a command body; the largest, a publication, carries the public text.
 const maxCommandBytes = 2 << 20
-
-

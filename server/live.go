@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -90,18 +91,27 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 	defer ping.Stop()
 	for {
 		wake, head := s.cfg.ReadModels.Wait(since)
-		last, err := s.cfg.ReadModels.ChangesSince(ctx, since, func(c projections.Change) error {
+		// Read a page of changes before looking cases up or writing: holding the read models'
+		// database connection through either lets a few live connections take the whole pool,
+		// each waiting on the next for a second connection, and stalls the API and the projections.
+		page, last, full, err := s.changesPage(ctx, since)
+		for i := 0; err == nil && i < len(page); i++ {
+			c := page[i]
 			if !vis.may(ctx, c) {
-				return nil
+				continue
 			}
 			conn.SetWriteDeadline(time.Now().Add(writeWait))
-			return conn.WriteJSON(liveMessage{Type: "change", Position: c.Position, Change: &c})
-		})
+			err = conn.WriteJSON(liveMessage{Type: "change", Position: c.Position, Change: &c})
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseTryAgainLater, "too slow: reconnect with your last position"), time.Now().Add(time.Second))
 			}
 			return
+		}
+		if full {
+			since = last
+			continue
 		}
 		// Events that changed no read model still move the head; skip past them or wake at once forever.
 		since = max(last, head)
@@ -119,6 +129,30 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+}
+
+// livePage bounds the changes a live connection holds in memory at once while it catches up.
+const livePage = 256
+
+var errPageFull = errors.New("live: page full")
+
+// changesPage returns the changes after since, at most about livePage of them, ending at a whole
+// position so that the next page can start after it; full reports that more may follow at once.
+func (s *Server) changesPage(ctx context.Context, since uint64) (page []projections.Change, last uint64, full bool, err error) {
+	last = since
+	_, err = s.cfg.ReadModels.ChangesSince(ctx, since, func(c projections.Change) error {
+		if len(page) >= livePage && c.Position != last {
+			full = true
+			return errPageFull
+		}
+		page = append(page, c)
+		last = c.Position
+		return nil
+	})
+	if errors.Is(err, errPageFull) {
+		err = nil
+	}
+	return page, last, full, err
 }
 
 // visibility decides which changes one user may see, remembering each case's agencies.

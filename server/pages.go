@@ -45,6 +45,13 @@ var pageFuncs = template.FuncMap{
 		}
 		return fmt.Sprintf("%d working days left", n)
 	},
+	"fieldOf": fieldOf,
+	"caseSelect": func(id string, cases []string, value, err string) any {
+		return struct {
+			ID, Value, Error string
+			Cases            []string
+		}{id, value, err, cases}
+	},
 	"paragraphs": func(s string) []string {
 		var out []string
 		for _, p := range strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n\n") {
@@ -342,7 +349,9 @@ type formState struct {
 	Error  string // about the form as a whole
 }
 
-func newFormState() formState { return formState{Values: map[string]string{}, Errors: map[string]string{}} }
+func newFormState() formState {
+	return formState{Values: map[string]string{}, Errors: map[string]string{}}
+}
 
 type newCaseData struct {
 	Form       formState

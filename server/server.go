@@ -4,7 +4,6 @@ package server
 import (
 	"context"
 	"embed"
-	"html/template"
 	"net/http"
 	"time"
 
@@ -30,8 +29,6 @@ func mustLoadLocation(name string) *time.Location {
 
 //go:embed web
 var webFS embed.FS
-
-var pages = template.Must(template.ParseFS(webFS, "web/*.html"))
 
 // Cases starts, commands and queries case workflows.
 type Cases interface {
@@ -85,7 +82,7 @@ func New(cfg Config) *Server {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	s.mux.Handle("GET /static/", http.FileServerFS(webFS))
-	s.mux.HandleFunc("GET /{$}", s.boardPage)
+	s.pageRoutes()
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, http.StatusNotFound, "No such endpoint", "See the API documentation in README.md for the endpoints.")
 	})
@@ -101,25 +98,4 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) internalError(w http.ResponseWriter, r *http.Request, err error) {
 	s.cfg.Logger.Error().Err(err).Str("path", r.URL.Path).Msg("request failed")
 	writeProblem(w, r, http.StatusInternalServerError, "Internal error", "The server could not complete the request; it has been logged.")
-}
-
-func (s *Server) boardPage(w http.ResponseWriter, r *http.Request) {
-	cases, err := s.cfg.ReadModels.ListCases(r.Context())
-	if err != nil {
-		s.internalError(w, r, err)
-		return
-	}
-	cp, err := s.cfg.ReadModels.Checkpoint(r.Context())
-	if err != nil {
-		s.internalError(w, r, err)
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Security-Policy", "default-src 'self'; connect-src 'self'; style-src 'self'")
-	if err := pages.ExecuteTemplate(w, "board.html", struct {
-		Position uint64
-		Cases    []projections.CaseSummary
-	}{cp, cases}); err != nil {
-		s.cfg.Logger.Error().Err(err).Msg("render board")
-	}
 }

@@ -51,6 +51,9 @@ type ReviewInput struct {
 	CorrelationID string                `json:"correlationId"`
 	// Resume means the case exists: the new run folds its state from the event log.
 	Resume bool `json:"resume,omitempty"`
+	// HistoryLimit continues as new once a run's history has this many events, besides whenever
+	// the server suggests it; 0 leaves it to the server. Tests set it low to exercise the handover.
+	HistoryLimit int `json:"historyLimit,omitempty"`
 }
 
 // CommandRequest asks the case to perform one lifecycle command.
@@ -115,6 +118,10 @@ type reviewRun struct {
 // Review runs one case from notification to closure, driven by the case's rule set.
 func Review(ctx workflow.Context, in ReviewInput) error {
 	r := &reviewRun{caseID: in.CaseID, correlation: in.CorrelationID, revision: -1, wokeFor: map[string]bool{}}
+	continueAsNew := func() bool {
+		info := workflow.GetInfo(ctx)
+		return info.GetContinueAsNewSuggested() || (in.HistoryLimit > 0 && info.GetCurrentHistoryLength() >= in.HistoryLimit)
+	}
 	ctx = withActivityOptions(ctx)
 	if err := workflow.SetQueryHandler(ctx, StatusQuery, r.status); err != nil {
 		return err
@@ -160,7 +167,7 @@ func Review(ctx workflow.Context, in ReviewInput) error {
 		r.nextWake = next
 		if len(due) == 0 && len(r.obligations) == 0 {
 			cond := func() bool {
-				return r.changed != seen || r.c.Closed != nil || workflow.GetInfo(ctx).GetContinueAsNewSuggested()
+				return r.changed != seen || r.c.Closed != nil || continueAsNew()
 			}
 			if next.IsZero() {
 				if err := workflow.Await(ctx, cond); err != nil {
@@ -176,9 +183,16 @@ func Review(ctx workflow.Context, in ReviewInput) error {
 		if err := r.act(ctx); err != nil {
 			return err
 		}
-		if r.c.Closed != nil || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+		if r.c.Closed != nil || continueAsNew() {
 			if err := workflow.Await(ctx, func() bool { return !r.busy && workflow.AllHandlersFinished(ctx) }); err != nil {
 				return err
+			}
+			for {
+				var o ObligationSent
+				if !signals.ReceiveAsync(&o) {
+					break
+				}
+				r.obligations = append(r.obligations, o)
 			}
 			if len(r.obligations) > 0 {
 				continue // record what children reported before this run ends
@@ -186,7 +200,7 @@ func Review(ctx workflow.Context, in ReviewInput) error {
 			if r.c.Closed != nil {
 				return nil
 			}
-			return workflow.NewContinueAsNewError(ctx, Review, ReviewInput{CaseID: r.caseID, CorrelationID: r.correlation, Resume: true})
+			return workflow.NewContinueAsNewError(ctx, Review, ReviewInput{CaseID: r.caseID, CorrelationID: r.correlation, Resume: true, HistoryLimit: in.HistoryLimit})
 		}
 	}
 }
@@ -211,6 +225,9 @@ func (r *reviewRun) setRules(rules *review.RuleSet) error {
 
 func (r *reviewRun) status() (ReviewStatus, error) {
 	st := ReviewStatus{CaseID: r.caseID, Revision: r.revision, NextWake: r.nextWake}
+	if r.opening {
+		return st, errors.New("the case is opening (recording its notification or loading after continue-as-new): ask again in a moment")
+	}
 	if r.c != nil {
 		st.Framework, st.Stage, st.Clocks, st.Closed = r.c.Framework, r.c.Stage, r.c.RunningClocks(), r.c.Closed != nil
 	}

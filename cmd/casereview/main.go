@@ -30,7 +30,8 @@ func commands() []command {
 		{"server", "run the HTTP API, live feed and pages against external Temporal and event store", runServer},
 		{"worker", "run the Temporal worker against external Temporal and event store", runWorker},
 		{"audit", "verify, export and replay the event log (verify | export | replay)", runAudit},
-		{"calendar", "working-day arithmetic (add | holidays)", runCalendar},
+		{"projections", "rebuild read models from the event log (rebuild | list)", runProjections},
+		{"calendar", "working-day arithmetic (add | holidays | between)", runCalendar},
 		{"rules", "show a framework's rule set as a process map (list | show)", runRules},
 	}
 }

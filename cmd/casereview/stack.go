@@ -21,6 +21,7 @@ import (
 	"casereview/devtemporal"
 	"casereview/eventstore"
 	"casereview/eventstore/connect"
+	"casereview/eventstore/embedded"
 	"casereview/projections"
 	"casereview/server"
 	"casereview/worker"
@@ -148,7 +149,10 @@ func (s *stack) startWorker(ctx context.Context, c client.Client, store eventsto
 }
 
 func (s *stack) openReadModels(ctx context.Context, path string, store eventstore.Store) (*projections.DB, error) {
-	db, err := projections.Open(path)
+	// The embedded store numbers events 1, 2, 3…, so a missing position is a fault to stop on;
+	// EventStoreDB's commit positions have holes by design.
+	_, contiguous := store.(*embedded.Store)
+	db, err := projections.OpenWith(path, projections.Options{ContiguousPositions: contiguous})
 	if err != nil {
 		return nil, err
 	}
