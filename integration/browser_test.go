@@ -107,7 +107,12 @@ func (b *browserRig) run(ctx context.Context, what string, actions ...chromedp.A
 	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := chromedp.Run(tctx, actions...); err != nil {
-		b.t.Fatalf("%s: %v", what, err)
+		// Say where the browser was and what it showed: a timeout alone says nothing.
+		var where, shown string
+		dctx, dcancel := context.WithTimeout(ctx, 5*time.Second)
+		defer dcancel()
+		chromedp.Run(dctx, chromedp.Location(&where), chromedp.Evaluate(`document.body ? document.body.innerText.slice(0, 2000) : ""`, &shown))
+		b.t.Fatalf("%s: %v\nat %s showing:\n%s", what, err, where, shown)
 	}
 }
 

@@ -28,6 +28,7 @@ var pageFuncs = template.FuncMap{
 	"ragText":  ragText,
 	"humanize": humanize,
 	"join":     strings.Join,
+	"list":     func(v ...string) []string { return v },
 	"when": func(t time.Time) string {
 		if t.IsZero() {
 			return ""
