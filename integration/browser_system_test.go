@@ -112,7 +112,7 @@ func startBrowserSystem(t *testing.T) (*system, *logClock) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rec.Close(context.Background()) })
-	handler := server.New(server.Config{Cases: workflows.Cases{Client: c}, ReadModels: db, Store: store, Auth: a, SignIn: dev, Access: rec, Logger: zerolog.Nop()})
+	handler := server.New(server.Config{Cases: workflows.Cases{Client: c}, ReadModels: db, Store: store, Auth: a, SignIn: dev, Access: rec, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
 	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
 	t.Cleanup(handler.Close)

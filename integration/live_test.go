@@ -91,6 +91,16 @@ func settle(t *testing.T, s *system) {
 	})
 }
 
+// inReadModels waits until a notified case is in the read models. It asks the database rather
+// than the API, since an API read is itself recorded and would add changes of its own.
+func inReadModels(t *testing.T, s *system, id string) {
+	t.Helper()
+	eventually(t, id+" in the read models", func() error {
+		_, err := s.db.GetCase(context.Background(), id)
+		return err
+	})
+}
+
 // changesSince lists the projections' changes after position that keep says a user may see.
 func changesSince(t *testing.T, s *system, position uint64, keep func(projections.Change) bool) []projections.Change {
 	t.Helper()
@@ -132,6 +142,7 @@ func TestLiveResume(t *testing.T) {
 
 	ws := dialLive(t, s, coordinator, 0)
 	first := notifyCase(t, coordinator)
+	inReadModels(t, s, first)
 	settle(t, s)
 	before := changesSince(t, s, 0, everything)
 	if len(before) == 0 {
@@ -146,6 +157,8 @@ func TestLiveResume(t *testing.T) {
 	second := notifyCase(t, coordinator)
 	third := notifyCase(t, coordinator)
 	do(t, coordinator, first, review.SendNotification{Reference: "SIN-LIVE"})
+	inReadModels(t, s, second)
+	inReadModels(t, s, third)
 	settle(t, s)
 	missed := changesSince(t, s, last, everything)
 	for _, id := range []string{second, third, first} {

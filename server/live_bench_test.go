@@ -1,13 +1,17 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -234,47 +238,86 @@ func TestLiveAgencyLeadsDoNotStall(t *testing.T) {
 	}
 }
 
-// raiseOpenFileLimit lifts the soft and hard limits on open files to at least n: every websocket
-// on loopback costs two descriptors in this process, the client's and the server's.
-func raiseOpenFileLimit(tb testing.TB, n uint64) {
-	tb.Helper()
+// raiseOpenFileLimit lifts the soft limit on open files to at least n, and the hard limit too if
+// the process may. Each process of the fan-out benchmark holds one end of every connection.
+func raiseOpenFileLimit(n uint64) error {
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		tb.Fatal(err)
+		return fmt.Errorf("read the open-file limit: %w", err)
 	}
 	if lim.Cur >= n {
-		return
+		return nil
 	}
 	want := syscall.Rlimit{Cur: n, Max: max(lim.Max, n)}
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want); err != nil {
-		tb.Fatalf("raise the open-file limit from %d/%d to %d: %v (run as root, or raise ulimit -n first)", lim.Cur, lim.Max, n, err)
+		return fmt.Errorf("raise the open-file limit from %d (hard %d) to %d: %w; raise ulimit -n, or run with CAP_SYS_RESOURCE", lim.Cur, lim.Max, n, err)
 	}
+	return nil
 }
 
-// benchOpenFiles is the open-file limit the fan-out benchmark sets: two descriptors for each of
-// 10,000 connections, and room for the listener, the databases and the runtime.
-const benchOpenFiles = 65536
+// fanoutClientEnv, when set, makes the test binary a fan-out client process instead of running tests.
+const fanoutClientEnv = "CASEREVIEW_FANOUT_CLIENT"
 
-// subscribers are websocket clients that note when each frame arrives.
-type subscribers struct {
-	conns    []*websocket.Conn
-	mu       sync.Mutex
-	arrivals []time.Time // of the current round, one per connection
-	pending  sync.WaitGroup
-	first    chan []byte // the first frame of one connection, for checking what was delivered
+func TestMain(m *testing.M) {
+	if os.Getenv(fanoutClientEnv) != "" {
+		if err := runFanoutClient(os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "fan-out client:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
 }
 
-// dialAll opens n connections to url with at most 64 handshakes at a time, so the listen backlog
-// never overflows, and starts a reader on each.
-func dialAll(tb testing.TB, url string, header http.Header, n int) *subscribers {
-	tb.Helper()
-	s := &subscribers{conns: make([]*websocket.Conn, n), first: make(chan []byte, 1)}
-	dialer := &websocket.Dialer{HandshakeTimeout: 30 * time.Second, ReadBufferSize: 1024, WriteBufferSize: 1024,
-		NetDialContext: (&net.Dialer{Timeout: 30 * time.Second}).DialContext}
+// memory is the heap and goroutine stacks in use, after collecting garbage.
+type memory struct{ heap, stacks uint64 }
+
+func memoryInUse() memory {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return memory{heap: m.HeapInuse, stacks: m.StackInuse}
+}
+
+// perConnection is the growth of heap and of stacks since base, in bytes, shared out over n connections.
+func perConnection(base memory, n int) (heap, stacks float64) {
+	now := memoryInUse()
+	grown := func(now, then uint64) float64 {
+		if now < then {
+			return 0
+		}
+		return float64(now-then) / float64(n)
+	}
+	return grown(now.heap, base.heap), grown(now.stacks, base.stacks)
+}
+
+// runFanoutClient is the subscribers' process: it opens the connections its environment asks for
+// (URL, Cookie header, count), says "ready BYTES-PER-CONNECTION", and then, for each round of frames,
+// once every connection has read its frame, writes one line: the round and each connection's arrival
+// time in Unix nanoseconds. It ends when its standard input closes. The subscribers live in a process
+// of their own so that each process holds one end of every connection, within the open-file limit.
+func runFanoutClient(stdin io.Reader, stdout io.Writer) error {
+	url, cookie := os.Getenv(fanoutClientEnv), os.Getenv(fanoutClientEnv+"_COOKIE")
+	n, err := strconv.Atoi(os.Getenv(fanoutClientEnv + "_N"))
+	if err != nil || n < 1 {
+		return fmt.Errorf("%s_N = %q: want the number of connections", fanoutClientEnv, os.Getenv(fanoutClientEnv+"_N"))
+	}
+	if err := raiseOpenFileLimit(uint64(n) + 256); err != nil {
+		return err
+	}
+	header := http.Header{}
+	if cookie != "" {
+		header.Set("Cookie", cookie)
+	}
+	base := memoryInUse()
+	dialer := &websocket.Dialer{HandshakeTimeout: 60 * time.Second, ReadBufferSize: 1024, WriteBufferSize: 1024,
+		NetDialContext: (&net.Dialer{Timeout: 60 * time.Second}).DialContext}
+	conns := make([]*websocket.Conn, n)
+	// At most 64 handshakes at a time, so the listen backlog never overflows.
 	sem := make(chan struct{}, 64)
+	errs := make(chan error, n)
 	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var firstErr error
 	for i := range n {
 		sem <- struct{}{}
 		wg.Add(1)
@@ -283,97 +326,171 @@ func dialAll(tb testing.TB, url string, header http.Header, n int) *subscribers 
 			defer func() { <-sem }()
 			ws, _, err := dialer.Dial(url, header)
 			if err != nil {
-				mu.Lock()
-				firstErr = cmpErr(firstErr, fmt.Errorf("dial %d: %w", i, err))
-				mu.Unlock()
+				errs <- fmt.Errorf("dial %d: %w", i, err)
 				return
 			}
-			s.conns[i] = ws
+			conns[i] = ws
 		}()
 	}
 	wg.Wait()
-	if firstErr != nil {
-		s.close()
-		tb.Fatal(firstErr)
+	close(errs)
+	if err := <-errs; err != nil {
+		return err
 	}
-	s.arrivals = make([]time.Time, n)
-	for i, ws := range s.conns {
+	defer func() {
+		for _, ws := range conns {
+			ws.Close()
+		}
+	}()
+
+	var mu sync.Mutex
+	arrivals := map[int][]int64{} // by round
+	got := map[int]int{}          // connections that have read the round's frame
+	complete := make(chan int, 1024)
+	for i, ws := range conns {
 		go func() {
-			for {
-				_, msg, err := ws.ReadMessage()
-				if err != nil {
+			for round := 0; ; round++ {
+				if _, _, err := ws.ReadMessage(); err != nil {
 					return
 				}
-				now := time.Now()
-				s.mu.Lock()
-				s.arrivals[i] = now
-				s.mu.Unlock()
-				if i == 0 {
-					select {
-					case s.first <- msg:
-					default:
-					}
+				now := time.Now().UnixNano()
+				mu.Lock()
+				if arrivals[round] == nil {
+					arrivals[round] = make([]int64, n)
 				}
-				s.pending.Done()
+				arrivals[round][i] = now
+				got[round]++
+				if got[round] == n {
+					complete <- round
+				}
+				mu.Unlock()
 			}
 		}()
 	}
-	return s
-}
-
-func cmpErr(old, err error) error {
-	if old != nil {
-		return old
+	w := bufio.NewWriter(stdout)
+	heap, stacks := perConnection(base, n)
+	fmt.Fprintf(w, "ready %.0f\n", heap+stacks)
+	if err := w.Flush(); err != nil {
+		return err
 	}
-	return err
-}
-
-// expect arms a round: one frame per connection.
-func (s *subscribers) expect() { s.pending.Add(len(s.conns)) }
-
-// wait waits for the round to complete and returns each connection's delivery latency after start.
-func (s *subscribers) wait(tb testing.TB, start time.Time, timeout time.Duration) []time.Duration {
-	tb.Helper()
-	done := make(chan struct{})
-	go func() { s.pending.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(timeout):
-		tb.Fatalf("not every one of %d subscribers received the frame within %s", len(s.conns), timeout)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]time.Duration, len(s.arrivals))
-	for i, at := range s.arrivals {
-		out[i] = at.Sub(start)
-	}
-	return out
-}
-
-func (s *subscribers) close() {
-	for _, ws := range s.conns {
-		if ws != nil {
-			ws.Close()
+	stop := make(chan struct{})
+	go func() { io.Copy(io.Discard, stdin); close(stop) }()
+	for {
+		select {
+		case <-stop:
+			return nil
+		case round := <-complete:
+			mu.Lock()
+			times := arrivals[round]
+			delete(arrivals, round)
+			delete(got, round)
+			mu.Unlock()
+			fmt.Fprintf(w, "%d", round)
+			for _, t := range times {
+				fmt.Fprintf(w, " %d", t)
+			}
+			w.WriteByte('\n')
+			if err := w.Flush(); err != nil {
+				return err
+			}
 		}
 	}
 }
 
-// heapAndStacks is the memory a connection's goroutines and buffers occupy.
-func heapAndStacks() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapInuse + m.StackInuse
+// clientProcess is a running fan-out client process, seen from the benchmark.
+type clientProcess struct {
+	cmd     *exec.Cmd
+	stdin   io.WriteCloser
+	out     *bufio.Reader
+	perConn float64 // the client end's bytes per connection
+	lines   chan string
+	errs    chan error
 }
 
-// perConnection is the growth of heap and stacks since base, shared out over n connections.
-func perConnection(base uint64, n int) float64 {
-	now := heapAndStacks()
-	if now < base {
-		return 0
+// startClients starts a process of n subscribers to url and waits until all are connected.
+func startClients(b *testing.B, url string, header http.Header, n int) *clientProcess {
+	b.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
 	}
-	return float64(now-base) / float64(n)
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), fanoutClientEnv+"="+url, fanoutClientEnv+"_COOKIE="+header.Get("Cookie"), fanoutClientEnv+"_N="+strconv.Itoa(n))
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	p := &clientProcess{cmd: cmd, stdin: stdin, out: bufio.NewReaderSize(stdout, 1<<20), lines: make(chan string, 64), errs: make(chan error, 1)}
+	b.Cleanup(p.stop)
+	go func() {
+		for {
+			line, err := p.out.ReadString('\n')
+			if err != nil {
+				p.errs <- fmt.Errorf("the client process ended: %w", err)
+				return
+			}
+			p.lines <- strings.TrimSpace(line)
+		}
+	}()
+	line := p.next(b, 5*time.Minute)
+	v, ok := strings.CutPrefix(line, "ready ")
+	if !ok {
+		b.Fatalf("the client process said %q, not ready", line)
+	}
+	p.perConn, _ = strconv.ParseFloat(v, 64)
+	return p
+}
+
+func (p *clientProcess) next(b *testing.B, timeout time.Duration) string {
+	b.Helper()
+	select {
+	case line := <-p.lines:
+		return line
+	case err := <-p.errs:
+		b.Fatal(err)
+	case <-time.After(timeout):
+		b.Fatalf("no word from the client process in %s", timeout)
+	}
+	return ""
+}
+
+// round waits for the client process to report that every subscriber has read round k's frame,
+// and returns the latencies after start.
+func (p *clientProcess) round(b *testing.B, k int, start time.Time) []time.Duration {
+	b.Helper()
+	fields := strings.Fields(p.next(b, 2*time.Minute))
+	if len(fields) < 2 || fields[0] != strconv.Itoa(k) {
+		b.Fatalf("round %d: the client process reported %.40q", k, fields)
+	}
+	out := make([]time.Duration, 0, len(fields)-1)
+	for _, f := range fields[1:] {
+		ns, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			b.Fatalf("round %d: arrival %q: %v", k, f, err)
+		}
+		out = append(out, time.Duration(ns-start.UnixNano()))
+	}
+	return out
+}
+
+func (p *clientProcess) stop() {
+	p.stdin.Close()
+	done := make(chan struct{})
+	go func() { p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		p.cmd.Process.Kill()
+		<-done
+	}
 }
 
 // bareHub is the baseline: a plain gorilla/websocket server that writes each broadcast to every
@@ -422,6 +539,12 @@ func (h *bareHub) broadcast(m *websocket.PreparedMessage) {
 	}
 }
 
+func (h *bareHub) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.conns)
+}
+
 func (h *bareHub) close() {
 	h.mu.Lock()
 	for _, c := range h.conns {
@@ -434,8 +557,10 @@ func (h *bareHub) close() {
 
 // fanoutResult is what one run of the fan-out measured.
 type fanoutResult struct {
-	latencies []time.Duration
-	perConn   float64 // bytes of heap and stacks per connection, both ends in this process
+	latencies     []time.Duration
+	serverHeap    float64 // bytes of heap per connection in the server's process
+	serverStacks  float64 // bytes of goroutine stacks per connection in the server's process
+	clientPerConn float64 // bytes of heap and stacks per connection in the subscribers' process
 }
 
 func (f fanoutResult) report(b *testing.B) {
@@ -446,23 +571,33 @@ func (f fanoutResult) report(b *testing.B) {
 	b.ReportMetric(q(0.50), "p50-ms")
 	b.ReportMetric(q(0.99), "p99-ms")
 	b.ReportMetric(float64(f.latencies[len(f.latencies)-1].Microseconds())/1000, "max-ms")
-	b.ReportMetric(f.perConn/1024, "KiB/conn")
+	b.ReportMetric((f.serverHeap+f.serverStacks)/1024, "server-KiB/conn")
+	b.ReportMetric(f.serverStacks/1024, "server-stack-KiB/conn")
+	b.ReportMetric(f.clientPerConn/1024, "client-KiB/conn")
 }
 
 // BenchmarkLiveFanout delivers one read-model change to 1,000 and 10,000 live-feed subscribers on
 // loopback, and the same frame to as many connections of a bare gorilla/websocket broadcast, in
-// the same run. Each iteration is one change; latency is from just before the change is committed
-// to the read models (for the baseline, just before the broadcast) until each subscriber has read
-// the frame. Memory per connection counts both ends, since both run in this process.
+// the same run. Each iteration is one change; latency runs from just before the change is
+// committed to the read models (for the baseline, just before the broadcast) until each subscriber
+// has read the frame. The subscribers run in a child process (this test binary again, see
+// TestMain), so each process holds one end of each connection; memory per connection is the growth
+// of heap and stacks in each process, GC'd, divided by the connections.
 //
 //	go test -run x -bench LiveFanout -benchtime 20x ./server
 func BenchmarkLiveFanout(b *testing.B) {
-	raiseOpenFileLimit(b, benchOpenFiles)
+	if err := raiseOpenFileLimit(benchOpenFiles); err != nil {
+		b.Fatal(err)
+	}
 	for _, n := range []int{1000, 10000} {
 		b.Run(fmt.Sprintf("casereview/subscribers=%d", n), func(b *testing.B) { benchCasereview(b, n).report(b) })
 		b.Run(fmt.Sprintf("bare-gorilla/subscribers=%d", n), func(b *testing.B) { benchBare(b, n).report(b) })
 	}
 }
+
+// benchOpenFiles is the open-file limit each process of the benchmark needs: one descriptor for
+// each of 10,000 connections, and room for the listener, the databases and the runtime.
+const benchOpenFiles = 10000 + 256
 
 // benchStream is a stream outside any case: each event in it makes exactly one change (its audit
 // row), which the coordinator may see, so each iteration sends each subscriber exactly one frame.
@@ -471,31 +606,41 @@ const benchStream = "bench-fanout"
 func benchCasereview(b *testing.B, n int) fanoutResult {
 	r := newLiveRig(b)
 	header := r.header(b, "dev-coordinator")
-	base := heapAndStacks()
-	subs := dialAll(b, r.liveURL(r.pos), header, n)
-	defer subs.close()
-	timeout := 60 * time.Second
+	// One subscriber in this process checks what is delivered.
+	probe, _, err := websocket.DefaultDialer.Dial(r.liveURL(r.pos), header)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer probe.Close()
+	base := memoryInUse()
+	clients := startClients(b, r.liveURL(r.pos), header, n)
 
 	// A first change, untimed, proves every connection is following the feed.
-	subs.expect()
 	pos := r.apply(b, benchStream, "BenchmarkNoted", []byte(`{"n":0}`))
-	subs.wait(b, time.Now(), timeout)
+	clients.round(b, 0, time.Now())
 	var frame liveMessage
-	if err := json.Unmarshal(<-subs.first, &frame); err != nil || frame.Position != pos || frame.Change == nil || frame.Change.Model != projections.ModelAudit {
+	probe.SetReadDeadline(time.Now().Add(time.Minute))
+	if err := probe.ReadJSON(&frame); err != nil || frame.Position != pos || frame.Change == nil || frame.Change.Model != projections.ModelAudit {
 		b.Fatalf("first frame %+v (%v), want the audit change at %d", frame, err, pos)
 	}
-	perConn := perConnection(base, n)
+	go func() {
+		for {
+			if _, _, err := probe.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	res := fanoutResult{clientPerConn: clients.perConn}
+	res.serverHeap, res.serverStacks = perConnection(base, n)
 
-	var all []time.Duration
 	b.ResetTimer()
 	for i := range b.N {
-		subs.expect()
 		start := time.Now()
 		r.apply(b, benchStream, "BenchmarkNoted", []byte(`{"n":`+strconv.Itoa(i+1)+`}`))
-		all = append(all, subs.wait(b, start, timeout)...)
+		res.latencies = append(res.latencies, clients.round(b, i+1, start)...)
 	}
 	b.StopTimer()
-	return fanoutResult{latencies: all, perConn: perConn}
+	return res
 }
 
 func benchBare(b *testing.B, n int) fanoutResult {
@@ -503,27 +648,10 @@ func benchBare(b *testing.B, n int) fanoutResult {
 	hs := httptest.NewServer(hub)
 	defer hs.Close()
 	defer hub.close()
-	base := heapAndStacks()
-	subs := dialAll(b, "ws"+strings.TrimPrefix(hs.URL, "http"), nil, n)
-	defer subs.close()
 	// The same frame as the live feed sends for one audit change.
-	body, err := json.Marshal(liveMessage{Type: "change", Position: 12345, Change: &projections.Change{Position: 12345,
-		Model: projections.ModelAudit, Audience: projections.Audience{}}})
+	body, err := json.Marshal(liveMessage{Type: "change", Position: 12345, Change: &projections.Change{Position: 12345, Model: projections.ModelAudit}})
 	if err != nil {
 		b.Fatal(err)
-	}
-	timeout := 60 * time.Second
-	// Wait for every handshake to be registered, then one untimed round.
-	for deadline := time.Now().Add(timeout); ; time.Sleep(10 * time.Millisecond) {
-		hub.mu.Lock()
-		k := len(hub.conns)
-		hub.mu.Unlock()
-		if k == n {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("%d of %d connections registered", k, n)
-		}
 	}
 	prepare := func() *websocket.PreparedMessage {
 		m, err := websocket.NewPreparedMessage(websocket.TextMessage, body)
@@ -532,20 +660,24 @@ func benchBare(b *testing.B, n int) fanoutResult {
 		}
 		return m
 	}
-	subs.expect()
+	base := memoryInUse()
+	clients := startClients(b, "ws"+strings.TrimPrefix(hs.URL, "http"), http.Header{}, n)
+	for deadline := time.Now().Add(time.Minute); hub.count() < n; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			b.Fatalf("%d of %d connections registered", hub.count(), n)
+		}
+	}
 	hub.broadcast(prepare())
-	subs.wait(b, time.Now(), timeout)
-	<-subs.first
-	perConn := perConnection(base, n)
+	clients.round(b, 0, time.Now())
+	res := fanoutResult{clientPerConn: clients.perConn}
+	res.serverHeap, res.serverStacks = perConnection(base, n)
 
-	var all []time.Duration
 	b.ResetTimer()
-	for range b.N {
-		subs.expect()
+	for i := range b.N {
 		start := time.Now()
 		hub.broadcast(prepare())
-		all = append(all, subs.wait(b, start, timeout)...)
+		res.latencies = append(res.latencies, clients.round(b, i+1, start)...)
 	}
 	b.StopTimer()
-	return fanoutResult{latencies: all, perConn: perConn}
+	return res
 }

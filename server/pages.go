@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"slices"
@@ -69,7 +70,11 @@ var pageTemplates = func() map[string]*template.Template {
 	names := []string{"board.html", "rows.html", "newcase.html", "case.html", "inbox.html", "audit.html", "auditcase.html", "register.html", "published.html", "message.html"}
 	m := make(map[string]*template.Template, len(names))
 	for _, n := range names {
-		m[n] = template.Must(template.New(n).Funcs(pageFuncs).ParseFS(webFS, "web/base.html", "web/"+n))
+		files := []string{"web/base.html", "web/" + n}
+		if n == "board.html" {
+			files = append(files, "web/rows.html") // the board's body is the live rows
+		}
+		m[n] = template.Must(template.New(n).Funcs(pageFuncs).ParseFS(webFS, files...))
 	}
 	return m
 }()
@@ -207,6 +212,12 @@ func (s *Server) pageRoutes() {
 	ownAgency := func(r *http.Request) auth.Resource {
 		return auth.Resource{Agency: s.userOf(r).Agency}
 	}
+	// The pages' own styles and script, served from the web directory of the binary.
+	assets, err := fs.Sub(webFS, "web")
+	if err != nil {
+		panic(err) // the directory is embedded at build time; its absence is a build error
+	}
+	m.Handle("GET /assets/", http.StripPrefix("/assets/", http.FileServerFS(assets)))
 	m.Handle("GET /{$}", s.requirePage(auth.ActionCaseList, nil, s.boardPage))
 	m.Handle("GET /board/rows", s.requirePage(auth.ActionCaseList, nil, s.boardRows))
 	m.Handle("GET /cases/new", s.requirePage(auth.ActionCaseCreate, nil, s.newCasePage))

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"casereview/auth"
+	"casereview/calendar"
 	"casereview/projections"
 	"casereview/review"
 	"casereview/workflows"
@@ -111,12 +112,26 @@ func (s *Server) loadCaseData(r *http.Request, id string) (caseData, error) {
 				step.State = "skipped"
 			}
 		}
-		for _, c := range d.Detail.Clocks {
-			if c.Clock == st.ID {
-				step.Clocks = append(step.Clocks, c)
+		d.Steps = append(d.Steps, step)
+	}
+	// Each clock sits with the stage the case was in when it started: the event that starts a
+	// clock is usually the one that enters the stage it times.
+	for _, c := range d.Detail.Clocks {
+		stage := ""
+		if slices.ContainsFunc(d.Steps, func(st stageStep) bool { return st.ID == c.Clock }) {
+			stage = c.Clock // a clock named for its stage, such as the rapid review's
+		} else {
+			for _, v := range d.Detail.History {
+				if !calendar.DateOf(v.Entered.In(london)).After(c.Start) {
+					stage = v.Stage
+				}
 			}
 		}
-		d.Steps = append(d.Steps, step)
+		for i := range d.Steps {
+			if d.Steps[i].ID == stage {
+				d.Steps[i].Clocks = append(d.Steps[i].Clocks, c)
+			}
+		}
 	}
 	for _, name := range permittedCommands(rs, d.Detail.Stage, id, u) {
 		if f, ok := newCommandForm(id, name, u); ok {

@@ -131,7 +131,7 @@ func newCommandForm(caseID, name string, u auth.User) (commandForm, bool) {
 	if !ok {
 		return commandForm{}, false
 	}
-	f := commandForm{Name: name, Title: humanize(name), Action: "/cases/" + caseID + "/commands/" + name, Fields: commandFields(t, t, "")}
+	f := commandForm{Name: name, Title: humanize(name), Action: "/cases/" + caseID + "/commands/" + name + "#form-" + name, Fields: commandFields(t, t, "")}
 	for i := range f.Fields {
 		if strings.HasSuffix(f.Fields[i].Name, "agency") && u.Role.AgencyScoped() {
 			f.Fields[i].Value = u.Agency

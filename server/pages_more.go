@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"casereview/auth"
 	"casereview/calendar"
 	"casereview/eventstore"
 	"casereview/projections"
@@ -205,7 +206,6 @@ const maxUploadBytes = 4 << 20
 // uploadPage records a chronology from a CSV file: every row is checked first, and nothing is
 // stored unless the whole file is good.
 func (s *Server) uploadPage(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxUploadBytes)
 	d, err := s.inboxData(r)
 	if err != nil {
 		s.internalError(w, r, err)
@@ -225,12 +225,15 @@ func (s *Server) uploadPage(w http.ResponseWriter, r *http.Request) {
 		fail("case", "choose one of the cases in your inbox")
 		return
 	}
-	file, _, err := r.FormFile("file")
-	if err != nil {
+	// The form is already parsed (the CSRF check reads it), so the size is checked here.
+	file, header, err := r.FormFile("file")
+	if err == nil {
+		defer file.Close()
+	}
+	if err != nil || header.Size > maxUploadBytes {
 		fail("file", fmt.Sprintf("choose a CSV file of at most %d MB", maxUploadBytes>>20))
 		return
 	}
-	defer file.Close()
 	entries, rowErrs, err := parseChronologyCSV(d.Agency, file)
 	if err != nil {
 		fail("file", strings.TrimPrefix(err.Error(), ErrBadChronologyCSV.Error()+": "))
@@ -244,7 +247,11 @@ func (s *Server) uploadPage(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(rowErrs) > 0 {
 		d.RowErrors = rowErrs
-		fail("file", fmt.Sprintf("%d problems in the file; nothing was recorded. Correct the rows listed and upload it again.", len(rowErrs)))
+		problems := fmt.Sprintf("%d problems", len(rowErrs))
+		if len(rowErrs) == 1 {
+			problems = "1 problem"
+		}
+		fail("file", problems+" in the file; nothing was recorded. Correct the rows listed and upload it again.")
 		return
 	}
 	http.Redirect(w, r, fmt.Sprintf("/inbox?recorded=%d#upload", len(entries)), http.StatusSeeOther)
@@ -263,7 +270,7 @@ const auditPageSize = 200
 
 // auditPage shows the whole log and, after POST /audit/verify, the result of the chain check.
 func (s *Server) auditPage(w http.ResponseWriter, r *http.Request) {
-	d := auditData{CanVerify: s.userOf(r).Role == "auditor", Today: s.today().String()}
+	d := auditData{CanVerify: auth.Can(s.userOf(r), auth.ActionAuditVerify, auth.Resource{}), Today: s.today().String()}
 	after, _ := strconv.ParseUint(r.URL.Query().Get("after"), 10, 64)
 	var err error
 	if d.Entries, err = s.cfg.ReadModels.AuditTrail(r.Context(), "", after, auditPageSize); err != nil {

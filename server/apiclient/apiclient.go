@@ -121,6 +121,9 @@ func (c *Client) Command(ctx context.Context, caseID, name string, payload, out 
 
 // Cookies are the client's cookies for the server, e.g. to open the live feed.
 func (c *Client) Cookies() []*http.Cookie {
+	if c.HTTP.Jar == nil {
+		return nil // a token client has no cookies
+	}
 	u, _ := url.Parse(c.BaseURL)
 	return c.HTTP.Jar.Cookies(u)
 }

@@ -15,7 +15,7 @@
   function refresh() {
     pending = null;
     fetch("/board/rows" + window.location.search, { credentials: "same-origin", headers: { "Accept": "text/html" } })
-      .then(function (r) { if (!r.ok) { throw new Error("status " + r.status); } return r.text(); })
+      .then(function (r) { if (!r.ok || r.redirected) { throw new Error("status " + r.status); } return r.text(); })
       .then(function (html) {
         rows.innerHTML = html;
         say("The case list was updated at " + new Date().toLocaleTimeString("en-GB") + ".");
