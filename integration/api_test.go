@@ -652,7 +652,8 @@ func TestAPIRBACMatrix(t *testing.T) {
 		{method: "GET", path: "/api/v1/cases", ok: 200, may: devRoles},
 		{method: "GET", path: "/api/v1/cases/{id}", ok: 200, may: caseReaders},
 		{method: "GET", path: "/api/v1/cases/{id}/chronology", ok: 200, may: caseReaders},
-		{method: "GET", path: "/api/v1/cases/{id}/analysis", ok: 200, may: caseReaders},
+		// The Learning Together analysis is the partnership's and the reviewers', not one agency's.
+		{method: "GET", path: "/api/v1/cases/{id}/analysis", ok: 200, may: caseReaders, other: map[string]int{"dev-lead-police-north": http.StatusForbidden}},
 		{method: "GET", path: "/api/v1/cases/{id}/action-plan", ok: 200, may: caseReaders},
 		{method: "GET", path: "/api/v1/cases/{id}/status", ok: 200, may: caseReaders},
 		{method: "GET", path: "/api/v1/cases/{id}/audit", ok: 200, may: auditReaders},

@@ -3,6 +3,7 @@ package review
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -318,6 +319,12 @@ func (d *decider) decide(cmd Command) ([]Event, error) {
 		if err := required("request.id", "requestId", cmd.RequestID); err != nil {
 			return nil, err
 		}
+		if err := reference("request.id", "requestId", cmd.RequestID); err != nil {
+			return nil, err
+		}
+		if err := reference("request.agency", "agency", cmd.Agency); err != nil {
+			return nil, err
+		}
 		if c.request(cmd.RequestID) != nil {
 			return nil, invalid("request.duplicate", "requestId", "request %q already exists", cmd.RequestID)
 		}
@@ -521,6 +528,12 @@ func (d *decider) decide(cmd Command) ([]Event, error) {
 		a := cmd.Action
 		a.Header = h
 		if err := required("action.id", "actionId", a.ActionID); err != nil {
+			return nil, err
+		}
+		if err := reference("action.id", "actionId", a.ActionID); err != nil {
+			return nil, err
+		}
+		if err := reference("action.owner-agency", "ownerAgency", a.OwnerAgency); err != nil {
 			return nil, err
 		}
 		if c.action(a.ActionID) != nil {
@@ -796,4 +809,16 @@ func (c *Case) triggered(t Trigger, e Event) bool {
 		return false
 	}
 	return c.holds(t.If, t.Unless)
+}
+
+// referencePattern is the shape of request, action and agency references. They become parts of
+// workflow IDs, message keys and contact look-ups, so they must be short codes, never free text
+// that could carry a name.
+var referencePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
+
+func reference(rule, field, v string) error {
+	if !referencePattern.MatchString(strings.ToLower(v)) {
+		return invalid(rule, field, "%s must be a short code of letters, digits and hyphens (at most 32), such as r1 or police-north", field)
+	}
+	return nil
 }

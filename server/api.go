@@ -83,6 +83,9 @@ func (s *Server) recordRead(r *http.Request, caseID, what string) {
 	if why == "" {
 		why = "case work"
 	}
+	if len(why) > 200 {
+		why = why[:200] // a purpose, not a document: it goes into the log
+	}
 	if err := s.cfg.Access.RecordRead(r.Context(), caseID, what, why); err != nil {
 		s.cfg.Logger.Warn().Err(err).Str("case", caseID).Msg("access not recorded")
 	}
@@ -211,11 +214,32 @@ func (s *Server) getChronology(w http.ResponseWriter, r *http.Request) {
 	if s.notFound(w, r, err) {
 		return
 	}
+	if u := s.userOf(r); u.Role.AgencyScoped() {
+		v = ownChronology(v, u.Agency)
+	}
 	s.recordRead(r, r.PathValue("id"), "chronology")
 	s.writeETagged(w, r, v)
 }
 
+// ownChronology keeps an agency's own entries and drops the reviewers' missed-opportunity
+// judgements: agencies see what they contributed, not each other's records or the analysis of them.
+func ownChronology(v projections.ChronologyView, agency string) projections.ChronologyView {
+	var own []review.TimelineEntry
+	for _, e := range v.Entries {
+		if slices.Contains(e.Agencies, agency) {
+			e.MissedOpportunity, e.Rationales = false, nil
+			own = append(own, e)
+		}
+	}
+	v.Entries, v.MissedOpportunities = own, nil
+	return v
+}
+
 func (s *Server) getAnalysis(w http.ResponseWriter, r *http.Request) {
+	if s.userOf(r).Role.AgencyScoped() {
+		writeProblem(w, r, http.StatusForbidden, "Not allowed", "The Learning Together analysis is for the partnership and the reviewers, not for one agency.")
+		return
+	}
 	v, err := s.cfg.ReadModels.Analysis(r.Context(), r.PathValue("id"))
 	if s.notFound(w, r, err) {
 		return
@@ -228,6 +252,15 @@ func (s *Server) getActionPlan(w http.ResponseWriter, r *http.Request) {
 	v, err := s.cfg.ReadModels.ActionPlan(r.Context(), r.PathValue("id"), false)
 	if s.notFound(w, r, err) {
 		return
+	}
+	if u := s.userOf(r); u.Role.AgencyScoped() {
+		var own []projections.ActionPlanItem
+		for _, a := range v {
+			if a.OwnerAgency == u.Agency {
+				own = append(own, a)
+			}
+		}
+		v = own
 	}
 	s.recordRead(r, r.PathValue("id"), "action plan")
 	s.writeETagged(w, r, v)
@@ -406,8 +439,9 @@ func (s *Server) postCommand(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u := s.userOf(r)
-	if !auth.Can(u, action, auth.Resource{CaseID: id, Agency: u.Agency}) {
-		writeProblem(w, r, http.StatusForbidden, "Not allowed", fmt.Sprintf("Your role (%s) may not %s.", u.Role, name))
+	// An agency acts only in cases it takes part in; the domain then checks it acts only for itself.
+	if !auth.Can(u, action, auth.Resource{CaseID: id, Agency: u.Agency}) || !auth.Can(u, auth.ActionCaseRead, s.caseResource(r)) {
+		writeProblem(w, r, http.StatusForbidden, "Not allowed", fmt.Sprintf("Your role (%s) may not %s in this case.", u.Role, name))
 		return
 	}
 	payload, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxCommandBytes))
@@ -430,7 +464,7 @@ func (s *Server) postCommand(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, http.StatusBadRequest, "The command is not valid", err.Error(), FieldError{Field: field, Detail: err.Error()})
 		return
 	}
-	res, err := s.cfg.Cases.Command(r.Context(), id, workflows.CommandRequest{Name: name, Actor: actor, Payload: payload, CorrelationID: r.Header.Get("X-Correlation-ID")})
+	res, err := s.cfg.Cases.Command(r.Context(), id, workflows.CommandRequest{Name: name, Actor: actor, Payload: payload, CorrelationID: correlationID(r)})
 	var ce *workflows.CommandError
 	switch {
 	case errors.As(err, &ce):
@@ -463,3 +497,18 @@ func (s *Server) postCommand(w http.ResponseWriter, r *http.Request) {
 
 // maxCommandBytes bounds a command body; the largest, a publication, carries the public text.
 const maxCommandBytes = 2 << 20
+
+// correlationID takes a client's X-Correlation-ID when it is a short token, so that free text
+// never reaches the log through it.
+func correlationID(r *http.Request) string {
+	v := r.Header.Get("X-Correlation-ID")
+	if len(v) > 64 {
+		return ""
+	}
+	for _, c := range v {
+		if !(c == '-' || c == '_' || c == '.' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return ""
+		}
+	}
+	return v
+}

@@ -35,14 +35,20 @@ func ClientOptions(hostPort, namespace string, kr *payloadcrypt.Keyring, log zer
 	}
 }
 
-// Run polls the task queue until ctx ends.
+// Run polls the task queue until ctx ends, or returns the error that stopped the worker for good.
 func Run(ctx context.Context, c client.Client, acts *activities.Activities) error {
-	w := sdkworker.New(c, workflows.TaskQueue, sdkworker.Options{})
+	fatal := make(chan error, 1)
+	w := sdkworker.New(c, workflows.TaskQueue, sdkworker.Options{OnFatalError: func(err error) { fatal <- err }})
 	Register(w, acts)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("worker: start: %w", err)
 	}
-	<-ctx.Done()
-	w.Stop()
-	return nil
+	select {
+	case <-ctx.Done():
+		w.Stop()
+		return nil
+	case err := <-fatal:
+		w.Stop()
+		return fmt.Errorf("worker stopped: %w", err)
+	}
 }

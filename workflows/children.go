@@ -60,7 +60,11 @@ func follow(ctx workflow.Context, in FollowInput) error {
 		return temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeInvalid, nil)
 	}
 	stopped := false
-	if err := workflow.SetQueryHandler(ctx, StatusQuery, func() (FollowInput, error) { return in, nil }); err != nil {
+	if err := workflow.SetQueryHandler(ctx, StatusQuery, func() (FollowInput, error) {
+		out := in
+		out.Forbidden = nil // the children's identifiers are for checking messages, not for answering queries
+		return out, nil
+	}); err != nil {
 		return err
 	}
 	deadlines := workflow.GetSignalChannel(ctx, DeadlineSignal)
@@ -68,6 +72,11 @@ func follow(ctx workflow.Context, in FollowInput) error {
 	for !stopped {
 		due, next := dueNow(pendingObligations(in.Deadline, in.Progress, cal), workflow.Now(ctx))
 		for _, o := range due {
+			// The agency may have submitted while earlier messages went out.
+			var on calendar.Date
+			if stops.ReceiveAsync(&on) {
+				return nil
+			}
 			what := in.Deadline.Title + " is due"
 			if o.Kind == "escalation" {
 				what = in.Deadline.Title + " is overdue"
@@ -76,16 +85,24 @@ func follow(ctx workflow.Context, in FollowInput) error {
 			n.Agency = in.Agency
 			n.Forbidden = in.Forbidden
 			var a *activities.Activities
-			if err := workflow.ExecuteActivity(ctx, a.Notify, n).Get(ctx, nil); err != nil {
-				return err
-			}
+			var res activities.NotifyResult
+			err := workflow.ExecuteActivity(withNotifyOptions(ctx), a.Notify, n).Get(ctx, &res)
 			if o.Kind == "reminder" {
 				in.Progress.RemindedOn = append(in.Progress.RemindedOn, calendar.DateOf(workflow.Now(ctx).In(cal.DeadlineAt(o.On).Location())))
 			} else {
 				in.Progress.Escalated++
 			}
+			if err != nil || res.Failure != "" {
+				// Written off after its retries, or refused for good: logged, never recorded as sent,
+				// and never the end of this follower, which still owes the later messages.
+				if temporal.IsCanceledError(err) {
+					return err
+				}
+				workflow.GetLogger(ctx).Error("message not delivered", "kind", o.Kind, "error", err)
+				continue
+			}
 			// The parent is the only writer of the case's stream: it records what was sent.
-			err := workflow.SignalExternalWorkflow(ctx, ReviewWorkflowID(in.CaseID), "", ObligationSignal, ObligationSent{Obligation: o}).Get(ctx, nil)
+			err = workflow.SignalExternalWorkflow(ctx, ReviewWorkflowID(in.CaseID), "", ObligationSignal, ObligationSent{Obligation: o}).Get(ctx, nil)
 			if err != nil {
 				workflow.GetLogger(ctx).Warn("parent not told of obligation sent", "error", err)
 			}
@@ -96,6 +113,8 @@ func follow(ctx workflow.Context, in FollowInput) error {
 		sel := workflow.NewSelector(ctx)
 		sel.AddReceive(deadlines, func(c workflow.ReceiveChannel, _ bool) {
 			c.Receive(ctx, &in.Deadline)
+			// A new due date brings its own escalation dates: what was escalated before does not count.
+			in.Progress.Escalated = 0
 		})
 		sel.AddReceive(stops, func(c workflow.ReceiveChannel, _ bool) {
 			var on calendar.Date

@@ -8,6 +8,8 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
+
+	"casereview/activities"
 )
 
 // SearchAttributes are the custom search attributes casereview registers on its namespace.
@@ -68,7 +70,10 @@ func (c Cases) Command(ctx context.Context, caseID string, req CommandRequest) (
 		err = h.Get(ctx, &res)
 	}
 	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) {
+	if errors.As(err, &appErr) && appErr.Type() == activities.ErrConflict {
+		return res, &CommandError{Kind: ErrTypeConflict, Detail: RuleDetail{Rule: "case.changed", Message: "the case changed while the command was decided; reload and try again"}}
+	}
+	if errors.As(err, &appErr) && isRefusal(appErr.Type()) {
 		ce := &CommandError{Kind: appErr.Type(), Detail: RuleDetail{Message: appErr.Message()}}
 		if appErr.HasDetails() {
 			var offences []map[string]any
@@ -96,4 +101,13 @@ func (c Cases) Status(ctx context.Context, caseID string) (ReviewStatus, error) 
 		return st, fmt.Errorf("decode status of %s: %w", ReviewWorkflowID(caseID), err)
 	}
 	return st, nil
+}
+
+// isRefusal reports whether an error type is the case refusing a command, as opposed to a fault.
+func isRefusal(kind string) bool {
+	switch kind {
+	case ErrTypeForbidden, ErrTypeInvalid, ErrTypeRule, ErrTypeRedaction:
+		return true
+	}
+	return false
 }

@@ -53,7 +53,8 @@ func pendingObligations(dl review.Deadline, p Progress, cal review.Calendar) []O
 		if i < p.Escalated {
 			continue
 		}
-		out = append(out, Obligation{ID: fmt.Sprintf("escalation-%d", i), Kind: "escalation", Clock: dl.Clock, Key: dl.Key, On: e.On, At: morning(cal, e.On), Notify: e.Notify})
+		// Keyed by the due date too: after an extension the escalations of the new date are new messages.
+		out = append(out, Obligation{ID: fmt.Sprintf("escalation-%s-%d", dl.Due, i), Kind: "escalation", Clock: dl.Clock, Key: dl.Key, On: e.On, At: morning(cal, e.On), Notify: e.Notify})
 	}
 	slices.SortStableFunc(out, func(a, b Obligation) int { return a.At.Compare(b.At) })
 	return out

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -54,6 +55,8 @@ type ReviewInput struct {
 	// HistoryLimit continues as new once a run's history has this many events, besides whenever
 	// the server suggests it; 0 leaves it to the server. Tests set it low to exercise the handover.
 	HistoryLimit int `json:"historyLimit,omitempty"`
+	// Handled carries, across continue-as-new, the wakes already acted on that no event records.
+	Handled []string `json:"handled,omitempty"`
 }
 
 // CommandRequest asks the case to perform one lifecycle command.
@@ -112,12 +115,15 @@ type reviewRun struct {
 	changed     int  // bumped on every change so the main loop recomputes its next wake
 	nextWake    time.Time
 	obligations []ObligationSent
-	wokeFor     map[string]bool // case-level wakes already acted on (deferral review, planned publication)
+	handled     map[string]bool // case-level wakes acted on that the log does not record (notices, undeliverable reminders)
 }
 
 // Review runs one case from notification to closure, driven by the case's rule set.
 func Review(ctx workflow.Context, in ReviewInput) error {
-	r := &reviewRun{caseID: in.CaseID, correlation: in.CorrelationID, revision: -1, wokeFor: map[string]bool{}}
+	r := &reviewRun{caseID: in.CaseID, correlation: in.CorrelationID, revision: -1, handled: map[string]bool{}}
+	for _, id := range in.Handled {
+		r.handled[id] = true
+	}
 	continueAsNew := func() bool {
 		info := workflow.GetInfo(ctx)
 		return info.GetContinueAsNewSuggested() || (in.HistoryLimit > 0 && info.GetCurrentHistoryLength() >= in.HistoryLimit)
@@ -200,7 +206,8 @@ func Review(ctx workflow.Context, in ReviewInput) error {
 			if r.c.Closed != nil {
 				return nil
 			}
-			return workflow.NewContinueAsNewError(ctx, Review, ReviewInput{CaseID: r.caseID, CorrelationID: r.correlation, Resume: true, HistoryLimit: in.HistoryLimit})
+			return workflow.NewContinueAsNewError(ctx, Review, ReviewInput{CaseID: r.caseID, CorrelationID: r.correlation, Resume: true,
+				HistoryLimit: in.HistoryLimit, Handled: slices.Sorted(maps.Keys(r.handled))})
 		}
 	}
 }
@@ -450,40 +457,47 @@ func (r *reviewRun) dueWakes(now time.Time) (due []wake, next time.Time) {
 func (r *reviewRun) wakes() []wake {
 	var out []wake
 	for _, k := range r.c.RunningClocks() {
-		if k.Key != "" {
-			continue // followed by a child workflow
-		}
-		for _, o := range pendingObligations(k.Deadline, progressOf(k), r.cal) {
-			out = append(out, wake{id: k.Clock + "/" + o.ID, at: o.At, do: func(ctx workflow.Context) error { return r.fulfil(ctx, o) }})
-		}
+		// Every deadline, the case's own and those its children follow, marks the case overdue
+		// in its search attributes when it passes.
 		if k.Kind == review.KindDeadline {
-			id := "overdue/" + k.Clock + "/" + k.Due.String()
-			if !r.wokeFor[id] {
+			id := "overdue/" + k.Clock + "/" + k.Key + "/" + k.Due.String()
+			if !r.handled[id] {
 				out = append(out, wake{id: id, at: k.DueAt.Add(time.Second), do: func(ctx workflow.Context) error {
-					r.wokeFor[id] = true
+					r.handled[id] = true
 					return r.upsertSearchAttributes(ctx)
 				}})
 			}
+		}
+		if k.Key != "" {
+			continue // its reminders are sent by a child workflow
+		}
+		for _, o := range pendingObligations(k.Deadline, progressOf(k), r.cal) {
+			if r.handled[k.Clock+"/"+o.ID] {
+				continue
+			}
+			out = append(out, wake{id: k.Clock + "/" + o.ID, at: o.At, do: func(ctx workflow.Context) error { return r.fulfil(ctx, o) }})
 		}
 	}
 	if n := len(r.c.Deferrals); n > 0 && r.c.Publication == nil {
 		d := r.c.Deferrals[n-1]
 		id := "deferral-review/" + d.ReviewDate.String()
-		if !r.wokeFor[id] {
+		if !r.handled[id] {
 			out = append(out, wake{id: id, at: morning(r.cal, d.ReviewDate), do: func(ctx workflow.Context) error {
-				r.wokeFor[id] = true
-				return r.notify(ctx, Obligation{ID: id, Kind: "deferral-review", On: d.ReviewDate, At: morning(r.cal, d.ReviewDate), Notify: review.RoleBusinessUnit},
+				r.handled[id] = true
+				_, err := r.notify(ctx, Obligation{ID: id, Kind: "deferral-review", On: d.ReviewDate, At: morning(r.cal, d.ReviewDate), Notify: review.RoleBusinessUnit},
 					"review the deferral of publication", d.ReviewDate)
+				return err
 			}})
 		}
 	}
 	if n := r.c.Notice; n != nil && !n.PlannedPublication.IsZero() && r.c.Publication == nil && len(r.c.Deferrals) == 0 {
 		id := "planned-publication/" + n.PlannedPublication.String()
-		if !r.wokeFor[id] {
+		if !r.handled[id] {
 			out = append(out, wake{id: id, at: morning(r.cal, n.PlannedPublication), do: func(ctx workflow.Context) error {
-				r.wokeFor[id] = true
-				return r.notify(ctx, Obligation{ID: id, Kind: "planned-publication", On: n.PlannedPublication, At: morning(r.cal, n.PlannedPublication), Notify: review.RoleBusinessUnit},
+				r.handled[id] = true
+				_, err := r.notify(ctx, Obligation{ID: id, Kind: "planned-publication", On: n.PlannedPublication, At: morning(r.cal, n.PlannedPublication), Notify: review.RoleBusinessUnit},
 					"publish the report: the planned publication date has come", n.PlannedPublication)
+				return err
 			}})
 		}
 	}
@@ -492,14 +506,19 @@ func (r *reviewRun) wakes() []wake {
 }
 
 // act performs every wake that is due and records what children reported sending.
+// act records what children reported sending and performs every case-level wake that is due.
+// Notifications are sent without holding the case: a mail outage must never hold up people's
+// commands. A step that fails is logged and marked handled rather than failing the whole case,
+// which would stop every clock of it.
 func (r *reviewRun) act(ctx workflow.Context) error {
-	r.busy = true
-	defer func() { r.busy = false }()
 	for len(r.obligations) > 0 {
 		o := r.obligations[0]
 		r.obligations = r.obligations[1:]
-		if err := r.recordSent(ctx, o.Obligation); err != nil {
-			return err
+		if err := r.underLock(ctx, func() error { return r.recordSent(ctx, o.Obligation) }); err != nil {
+			if temporal.IsCanceledError(err) {
+				return err
+			}
+			workflow.GetLogger(ctx).Error("reminder sent by a child not recorded", "clock", o.Obligation.Clock, "kind", o.Obligation.Kind, "error", err)
 		}
 	}
 	now := workflow.Now(ctx)
@@ -516,10 +535,24 @@ func (r *reviewRun) act(ctx workflow.Context) error {
 			continue
 		}
 		if err := w.do(ctx); err != nil {
-			return err
+			if temporal.IsCanceledError(err) {
+				return err
+			}
+			workflow.GetLogger(ctx).Error("case wake failed; it will not be retried", "wake", w.id, "error", err)
+			r.handled[w.id] = true
 		}
 	}
 	return nil
+}
+
+// underLock runs f while no command is being decided, so it decides on the latest state.
+func (r *reviewRun) underLock(ctx workflow.Context, f func() error) error {
+	if err := workflow.Await(ctx, func() bool { return !r.busy }); err != nil {
+		return err
+	}
+	r.busy = true
+	defer func() { r.busy = false }()
+	return f()
 }
 
 func (r *reviewRun) obligationOf(wakeID string) (Obligation, bool) {
@@ -546,10 +579,18 @@ func (r *reviewRun) fulfil(ctx workflow.Context, o Obligation) error {
 	if o.Kind == "escalation" {
 		what = k.Title + " is overdue"
 	}
-	if err := r.notify(ctx, o, what, k.Due); err != nil {
+	res, err := r.notify(ctx, o, what, k.Due)
+	if err != nil {
 		return err
 	}
-	return r.recordSent(ctx, o)
+	if res.Failure != "" {
+		// Not delivered, for good (unknown recipient, refused content): the record must not claim
+		// it was sent. The business unit sees the clock without its reminder on the case page.
+		workflow.GetLogger(ctx).Error("reminder not delivered", "clock", o.Clock, "kind", o.Kind, "to", res.Recipient)
+		r.handled[k.Clock+"/"+o.ID] = true
+		return nil
+	}
+	return r.underLock(ctx, func() error { return r.recordSent(ctx, o) })
 }
 
 func (r *reviewRun) clockState(clock, key string) *review.ClockState {
@@ -580,10 +621,22 @@ func (r *reviewRun) recordSent(ctx workflow.Context, o Obligation) error {
 }
 
 // notify delivers a message about the case to the role an obligation names.
-func (r *reviewRun) notify(ctx workflow.Context, o Obligation, what string, due calendar.Date) error {
+func (r *reviewRun) notify(ctx workflow.Context, o Obligation, what string, due calendar.Date) (activities.NotifyResult, error) {
 	in := notifyInput(r.caseID, ReviewWorkflowID(r.caseID), o, what, due, r.cal, r.c)
 	var a *activities.Activities
-	return workflow.ExecuteActivity(ctx, a.Notify, in).Get(ctx, nil)
+	var res activities.NotifyResult
+	err := workflow.ExecuteActivity(withNotifyOptions(ctx), a.Notify, in).Get(ctx, &res)
+	return res, err
+}
+
+// withNotifyOptions bounds a delivery's retries: a message hours late is better written off, and
+// logged, than retried for ever.
+func withNotifyOptions(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout:    time.Minute,
+		ScheduleToCloseTimeout: 6 * time.Hour,
+		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: 10 * time.Second, MaximumInterval: 10 * time.Minute},
+	})
 }
 
 func ruleError(err error) error {

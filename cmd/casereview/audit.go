@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 	"time"
 
 	"casereview/eventstore"
@@ -54,7 +56,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return fail(stderr, name, err)
 		}
 	}
-	store, err := connect.Open(ctx, *events)
+	store, err := openExisting(ctx, *events)
 	if err != nil {
 		return fail(stderr, name, err)
 	}
@@ -130,4 +132,15 @@ func replayCase(ctx context.Context, store eventstore.Store, caseID string, asOf
 		records[i] = review.Recorded{Type: e.Type, SchemaVersion: meta.SchemaVersion, Data: e.Data, Recorded: e.Recorded, Metadata: e.Metadata}
 	}
 	return review.CaseAsOf(records, asOf)
+}
+
+// openExisting opens an event store that must already exist: an auditor's mistyped path must not
+// create an empty log and report it verified.
+func openExisting(ctx context.Context, conn string) (eventstore.Store, error) {
+	if conn != "" && !strings.Contains(conn, "://") {
+		if _, err := os.Stat(conn); err != nil {
+			return nil, fmt.Errorf("%w: --events %s: no event store there (%v)", errUsage, conn, err)
+		}
+	}
+	return connect.Open(ctx, conn)
 }

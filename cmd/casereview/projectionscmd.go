@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"casereview/eventstore/connect"
 	"casereview/projections"
 )
 
@@ -52,7 +51,7 @@ func runProjections(ctx context.Context, args []string, stdout, stderr io.Writer
 			names = append(names, n)
 		}
 	}
-	store, err := connect.Open(ctx, *events)
+	store, err := openExisting(ctx, *events)
 	if err != nil {
 		return fail(stderr, "projections rebuild", err)
 	}

@@ -50,6 +50,15 @@ func (s *stack) Stop() {
 	s.stops = nil
 }
 
+// fail reports a part that stopped; only the first matters, the process stops on it.
+func (s *stack) fail(err error) {
+	select {
+	case s.errc <- err:
+	default:
+		s.log.Error().Err(err).Msg("another part failed")
+	}
+}
+
 // Err reports the first part that failed while running.
 func (s *stack) Err() <-chan error { return s.errc }
 
@@ -60,7 +69,7 @@ func (s *stack) background(ctx context.Context, name string, f func(context.Cont
 	go func() {
 		defer close(done)
 		if err := f(ctx); err != nil && ctx.Err() == nil {
-			s.errc <- fmt.Errorf("%s: %w", name, err)
+			s.fail(fmt.Errorf("%s: %w", name, err))
 		}
 	}()
 	s.onStop(func() { cancel(); <-done })
@@ -166,10 +175,11 @@ func (s *stack) startHTTP(addr string, h http.Handler) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s (choose another with --http): %w", addr, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	// No WriteTimeout: the live feed holds its connections open and sets its own write deadlines.
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 	go func() {
 		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.errc <- fmt.Errorf("http: %w", err)
+			s.fail(fmt.Errorf("http: %w", err))
 		}
 	}()
 	s.url = "http://" + l.Addr().String()
