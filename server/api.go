@@ -1,6 +1,8 @@
 package server
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -464,7 +466,7 @@ func (s *Server) postCommand(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, http.StatusBadRequest, "The command is not valid", err.Error(), FieldError{Field: field, Detail: err.Error()})
 		return
 	}
-	res, err := s.cfg.Cases.Command(r.Context(), id, workflows.CommandRequest{Name: name, Actor: actor, Payload: payload, CorrelationID: correlationID(r)})
+	res, err := s.cfg.Cases.Command(r.Context(), id, workflows.CommandRequest{Name: name, Actor: actor, Payload: payload, CorrelationID: correlationID(r), IdempotencyKey: idempotencyKey(r)})
 	var ce *workflows.CommandError
 	switch {
 	case errors.As(err, &ce):
@@ -496,12 +498,28 @@ func (s *Server) postCommand(w http.ResponseWriter, r *http.Request) {
 }
 
 // maxCommandBytes bounds a command body; the largest, a publication, carries the public text.
-const maxCommandBytes = 2 << 20
+const maxCommandBytes = 512 << 10
 
 // correlationID takes a client's X-Correlation-ID when it is a short token, so that free text
 // never reaches the log through it.
-func correlationID(r *http.Request) string {
-	v := r.Header.Get("X-Correlation-ID")
+func correlationID(r *http.Request) string { return headerToken(r.Header.Get("X-Correlation-ID")) }
+
+// idempotencyKey scopes a client's Idempotency-Key to the user, so that a retried request after a
+// lost answer is the same Update and is performed once.
+func idempotencyKey(r *http.Request) string {
+	v := headerToken(r.Header.Get("Idempotency-Key"))
+	if v == "" {
+		return ""
+	}
+	return s256(r.PathValue("id") + "/" + r.PathValue("name") + "/" + userIDOf(r) + "/" + v)
+}
+
+func userIDOf(r *http.Request) string {
+	u, _ := auth.UserFrom(r.Context())
+	return u.ID
+}
+
+func headerToken(v string) string {
 	if len(v) > 64 {
 		return ""
 	}
@@ -511,4 +529,9 @@ func correlationID(r *http.Request) string {
 		}
 	}
 	return v
+}
+
+func s256(v string) string {
+	sum := sha256.Sum256([]byte(v))
+	return hex.EncodeToString(sum[:16])
 }

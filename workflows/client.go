@@ -61,6 +61,7 @@ func (e *CommandError) Error() string { return e.Kind + ": " + e.Detail.Message 
 func (c Cases) Command(ctx context.Context, caseID string, req CommandRequest) (CommandResult, error) {
 	h, err := c.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID:   ReviewWorkflowID(caseID),
+		UpdateID:     req.IdempotencyKey,
 		UpdateName:   CommandUpdate,
 		Args:         []any{req},
 		WaitForStage: client.WorkflowUpdateStageCompleted,

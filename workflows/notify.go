@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"go.temporal.io/sdk/temporal"
@@ -60,4 +61,20 @@ func (r *reviewRun) checkRedaction(ctx workflow.Context, text string) error {
 	}
 	msg := fmt.Sprintf("the public text contains %d identifier(s) of the children or family; redact each passage listed and publish again", len(res.Offences))
 	return temporal.NewNonRetryableApplicationError(msg, ErrTypeRedaction, nil, RuleDetail{Rule: "publication.redaction", Field: "publicText", Message: msg}, res.Offences)
+}
+
+// publicText gathers the fields of a command that the public will read — the report, the
+// register entry, the public action plan's summary, measure of success and evidence of impact —
+// so that each is checked for the children's and family's identifiers before it is recorded.
+func publicText(cmd review.Command) string {
+	var parts []string
+	switch c := cmd.(type) {
+	case review.PublishReport:
+		parts = []string{c.PublicText, c.Justification, c.Location}
+	case review.CreateAction:
+		parts = []string{c.Action.PublicSummary, c.Action.MeasureOfSuccess}
+	case review.RecordImpactEvidence:
+		parts = []string{c.Evidence}
+	}
+	return strings.Join(slices.DeleteFunc(parts, func(p string) bool { return p == "" }), "\n\n")
 }

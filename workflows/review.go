@@ -65,6 +65,8 @@ type CommandRequest struct {
 	Actor         review.Actor    `json:"actor"`
 	Payload       json.RawMessage `json:"payload,omitempty"`
 	CorrelationID string          `json:"correlationId,omitempty"`
+	// IdempotencyKey, when set, makes a retried request the same Update: it is performed once.
+	IdempotencyKey string `json:"-"`
 }
 
 // CommandResult says what a command recorded.
@@ -288,8 +290,8 @@ func (r *reviewRun) handleCommand(ctx workflow.Context, req CommandRequest) (Com
 	if err != nil {
 		return CommandResult{}, ruleError(err)
 	}
-	if p, ok := cmd.(review.PublishReport); ok {
-		if err := r.checkRedaction(ctx, p.PublicText); err != nil {
+	if text := publicText(cmd); text != "" {
+		if err := r.checkRedaction(ctx, text); err != nil {
 			return CommandResult{}, err
 		}
 	}

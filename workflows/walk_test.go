@@ -273,6 +273,7 @@ func TestLCSPRWalk(t *testing.T) {
 		{name: "publish", at: noon(t, "2022-12-06").Add(time.Hour), cmd: review.PublishReport{By: by(bu), Location: "https://partnership.example/reviews/walk", PublicText: "Child J was seen at home by the health visitor."}},
 		{name: "progress-a1", at: noon(t, "2022-12-07"), cmd: review.UpdateActionProgress{By: by(agHealth), ActionID: "a1", Status: review.ActionAwaitingEvidence, Note: "done"}},
 		{name: "verify-without-evidence", at: noon(t, "2022-12-07").Add(time.Minute), cmd: review.VerifyAction{By: by(la), ActionID: "a1"}, refused: workflows.ErrTypeRule},
+		{name: "evidence-naming-the-family", at: noon(t, "2022-12-07").Add(30 * time.Minute), cmd: review.RecordImpactEvidence{By: by(agHealth), ActionID: "a1", Evidence: "audit shows the Marsh family now seen weekly"}, refused: workflows.ErrTypeRedaction},
 		{name: "evidence-a1", at: noon(t, "2022-12-07").Add(time.Hour), cmd: review.RecordImpactEvidence{By: by(agHealth), ActionID: "a1", Evidence: "audit: 94% shared"}},
 		{name: "verify-a1", at: noon(t, "2022-12-08"), cmd: review.VerifyAction{By: by(la), ActionID: "a1"}},
 		{name: "close", at: noon(t, "2022-12-09"), cmd: review.CloseCase{By: by(bu), Reason: "all actions resolved"}},

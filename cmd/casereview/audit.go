@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -42,6 +43,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	stream := fs.String("stream", "", "export only this stream (default: the whole log)")
 	from := fs.Uint64("from", 0, "export events after this global position")
 	caseID := fs.String("case", "", "case ID to replay, e.g. CR-7F3K9QXM")
+	expectHead := fs.String("expect-head", "", "verify: POSITION:HASH of a head printed by an earlier verify; fails if the log no longer has it (rewritten or cut short)")
 	asOf := fs.String("as-of", "", "replay the case as it stood at this instant (RFC 3339, or YYYY-MM-DD for the end of that day in London); default now")
 	if code, ok := flagResult(stderr, name, parseFlags(fs, args)); !ok {
 		return code
@@ -72,6 +74,12 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		if err != nil {
 			return fail(stderr, name, err)
+		}
+		if *expectHead != "" {
+			if err := checkHead(ctx, store, *expectHead); err != nil {
+				fmt.Fprintf(stderr, "casereview audit verify: FAILED: %v\n", err)
+				return exitFailure
+			}
 		}
 		fmt.Fprintf(stdout, "verified %d events\nhead position %d\nhead hash %s\n", res.Events, res.HeadPosition, res.HeadHash)
 	case "export":
@@ -144,3 +152,33 @@ func openExisting(ctx context.Context, conn string) (eventstore.Store, error) {
 	}
 	return connect.Open(ctx, conn)
 }
+
+// checkHead compares the log with a head recorded earlier (and kept outside the database, where
+// whoever could rewrite the log cannot reach it). A chain re-sealed after an edit, or a log cut
+// short, no longer has that hash at that position.
+func checkHead(ctx context.Context, store eventstore.Store, expect string) error {
+	posText, hash, ok := strings.Cut(expect, ":")
+	pos, err := strconv.ParseUint(posText, 10, 64)
+	if !ok || err != nil || pos == 0 || len(hash) != 64 {
+		return fmt.Errorf("%w: --expect-head %q: want POSITION:HASH as printed by audit verify", errUsage, expect)
+	}
+	found := false
+	err = store.ReadAll(ctx, pos-1, func(e eventstore.RecordedEvent) error {
+		if e.Position == pos {
+			found = true
+			if e.Hash != hash {
+				return fmt.Errorf("the event at position %d has hash %s, not the %s recorded earlier: the log was rewritten", pos, e.Hash, hash)
+			}
+		}
+		return errStopRead
+	})
+	if err != nil && !errors.Is(err, errStopRead) {
+		return err
+	}
+	if !found {
+		return fmt.Errorf("the log has no event at position %d any more: it was cut short", pos)
+	}
+	return nil
+}
+
+var errStopRead = errors.New("stop reading")

@@ -55,6 +55,11 @@ func WithToken(baseURL, token string) *Client {
 
 // Send sends a request with a raw JSON body (nil for none) and returns the response to read and close.
 func (c *Client) Send(ctx context.Context, method, path string, body []byte) (*http.Response, error) {
+	return c.SendWith(ctx, method, path, body, nil)
+}
+
+// SendWith is Send with extra request headers, such as Idempotency-Key.
+func (c *Client) SendWith(ctx context.Context, method, path string, body []byte, header http.Header) (*http.Response, error) {
 	var r io.Reader
 	if body != nil {
 		r = bytes.NewReader(body)
@@ -62,6 +67,9 @@ func (c *Client) Send(ctx context.Context, method, path string, body []byte) (*h
 	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, r)
 	if err != nil {
 		return nil, err
+	}
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
