@@ -189,7 +189,9 @@ func TestLiveResume(t *testing.T) {
 		if c.Audience.Public {
 			return true
 		}
-		return c.CaseID == first && c.Model != projections.ModelAudit && (c.Audience.Agency == "" || c.Audience.Agency == "police-north")
+		// Not the audit trail, nor the analysis (the partnership's), nor another agency's inbox.
+		return c.CaseID == first && c.Model != projections.ModelAudit && c.Model != projections.ModelAnalysis &&
+			(c.Audience.Agency == "" || c.Audience.Agency == "police-north")
 	}
 	want := changesSince(t, s, 0, mine)
 	if len(want) == 0 {
@@ -250,4 +252,45 @@ func TestLiveOrigin(t *testing.T) {
 	if err == nil || resp == nil || resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("since=minus-one: %v %v", resp, err)
 	}
+}
+
+// TestLiveCheckpoints asks for checkpoint frames and checks each says exactly how far the client
+// has every change: the position of the last change before it, never a position still being sent.
+func TestLiveCheckpoints(t *testing.T) {
+	s := startSystem(t)
+	coordinator := s.as(t, "dev-coordinator")
+	id := notifyCase(t, coordinator)
+	inReadModels(t, s, id)
+	settle(t, s)
+	want := changesSince(t, s, 0, everything)
+	url := "ws" + strings.TrimPrefix(s.http.URL, "http") + "/api/v1/live?checkpoints=1&since=0"
+	ws, _, err := websocket.DefaultDialer.Dial(url, coordinator.Header())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	ws.SetReadDeadline(time.Now().Add(20 * time.Second))
+	var changes []liveFrame
+	var checkpoint uint64
+	for checkpoint < want[len(want)-1].Position {
+		var f liveFrame
+		if err := ws.ReadJSON(&f); err != nil {
+			t.Fatalf("after %d changes: %v", len(changes), err)
+		}
+		switch f.Type {
+		case "change":
+			if f.Position <= checkpoint {
+				t.Fatalf("change at %d after checkpoint %d", f.Position, checkpoint)
+			}
+			changes = append(changes, f)
+		case "checkpoint":
+			if len(changes) == 0 || f.Position != changes[len(changes)-1].Position {
+				t.Fatalf("checkpoint %d after changes up to %v", f.Position, changes)
+			}
+			checkpoint = f.Position
+		default:
+			t.Fatalf("frame %+v", f)
+		}
+	}
+	sameChanges(t, changes, want)
 }

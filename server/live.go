@@ -15,6 +15,9 @@ import (
 	"casereview/projections"
 )
 
+// maxLiveLifetime bounds one live connection; see live.
+const maxLiveLifetime = 30 * time.Minute
+
 const (
 	writeWait  = 10 * time.Second
 	pongWait   = 60 * time.Second
@@ -65,6 +68,10 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, http.StatusForbidden, "Origin not allowed", "This page's origin may not open the live feed; add it to the allowed origins.")
 		return
 	}
+	// With ?checkpoints=1 the feed also says, after each batch, the position up to which the client
+	// has everything; a client that resumes from that never misses the rest of a position whose
+	// changes were cut off mid-way.
+	checkpoints := r.URL.Query().Get("checkpoints") == "1"
 	upgrader := websocket.Upgrader{ReadBufferSize: 512, WriteBufferSize: 4096, CheckOrigin: s.checkOrigin}
 	conn, err := upgrader.Upgrade(w, r, nil)
 	if err != nil {
@@ -86,9 +93,17 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	defer conn.Close()
+	// Reads through the feed are not recorded as access: its frames say only that a read model
+	// changed (the board row carries reference, framework, stage and dates, nothing about the
+	// people), and the page that then fetches the case through the API records that read.
 	vis := visibility{s: s, u: u, agencies: map[string][]string{}}
 	ping := time.NewTicker(pingPeriod)
 	defer ping.Stop()
+	// A connection lives at most maxLiveLifetime: the client reconnects and signs in afresh, so a
+	// session ended or a token revoked stops the feed within that time.
+	expire := time.NewTimer(maxLiveLifetime)
+	defer expire.Stop()
+	lastPing := time.Now()
 	for {
 		wake, head := s.cfg.ReadModels.Wait(since)
 		// Read a page of changes before looking cases up or writing: holding the read models'
@@ -109,8 +124,22 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 			}
 			return
 		}
+		if checkpoints && last > since {
+			conn.SetWriteDeadline(time.Now().Add(writeWait))
+			if err := conn.WriteJSON(liveMessage{Type: "checkpoint", Position: last}); err != nil {
+				return
+			}
+		}
 		if full {
 			since = last
+			// A long catch-up still pings, or the client's read deadline ends it.
+			if time.Since(lastPing) > pingPeriod {
+				lastPing = time.Now()
+				conn.SetWriteDeadline(time.Now().Add(writeWait))
+				if err := conn.WriteMessage(websocket.PingMessage, nil); err != nil {
+					return
+				}
+			}
 			continue
 		}
 		// Events that changed no read model still move the head; skip past them or wake at once forever.
@@ -122,7 +151,11 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 			conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "server stopping"), time.Now().Add(time.Second))
 			return
 		case <-wake:
+		case <-expire.C:
+			conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "reconnect to renew your sign-in"), time.Now().Add(time.Second))
+			return
 		case <-ping.C:
+			lastPing = time.Now()
 			conn.SetWriteDeadline(time.Now().Add(writeWait))
 			if err := conn.WriteMessage(websocket.PingMessage, nil); err != nil {
 				return
@@ -170,6 +203,8 @@ func (v *visibility) may(ctx context.Context, c projections.Change) bool {
 		return auth.Can(v.u, auth.ActionAuditRead, auth.Resource{CaseID: c.CaseID})
 	case c.Audience.Agency != "" && v.u.Role.AgencyScoped() && c.Audience.Agency != v.u.Agency:
 		return false
+	case c.Model == projections.ModelAnalysis && v.u.Role.AgencyScoped():
+		return false // as in the API: the analysis is the partnership's, not one agency's
 	}
 	if !v.u.Role.AgencyScoped() {
 		return auth.Can(v.u, auth.ActionCaseRead, auth.Resource{CaseID: c.CaseID})

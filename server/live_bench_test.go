@@ -214,7 +214,7 @@ func TestLiveAgencyLeadsDoNotStall(t *testing.T) {
 	}
 	var want int
 	if _, err := r.db.ChangesSince(context.Background(), since, func(c projections.Change) error {
-		if c.Model != projections.ModelAudit && (c.Audience.Agency == "" || c.Audience.Agency == "police-north") {
+		if c.Model != projections.ModelAudit && c.Model != projections.ModelAnalysis && (c.Audience.Agency == "" || c.Audience.Agency == "police-north") {
 			want++
 		}
 		return nil

@@ -160,7 +160,11 @@ func (r *reviewRun) startChild(ctx workflow.Context, dl review.Deadline) error {
 		child = ActionItem
 	}
 	f := workflow.ExecuteChildWorkflow(workflow.WithChildOptions(ctx, opts), child, in)
-	if err := f.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
+	err := f.GetChildWorkflowExecution().Get(ctx, nil)
+	if temporal.IsWorkflowExecutionAlreadyStartedError(err) {
+		return nil // a run before continue-as-new started it: it is following the clock already
+	}
+	if err != nil {
 		return fmt.Errorf("start %s: %w", opts.WorkflowID, err)
 	}
 	return nil

@@ -358,8 +358,13 @@ func (r *reviewRun) execute(ctx workflow.Context, cmd review.Command, correlatio
 		}
 		r.revision = res.NextRevision
 		r.changed++
+		// The events are recorded: what follows is upkeep, and its failure must not make the
+		// command look refused when it is in the log.
 		if err := r.afterEvents(ctx, events); err != nil {
-			return CommandResult{}, err
+			if temporal.IsCanceledError(err) {
+				return CommandResult{}, err
+			}
+			workflow.GetLogger(ctx).Error("after recording a command", "command", cmd.CommandName(), "error", err)
 		}
 		return CommandResult{Revision: res.NextRevision, Position: res.Position, Events: types, Stage: r.c.Stage}, nil
 	}

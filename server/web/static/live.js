@@ -25,12 +25,13 @@
 
   function connect() {
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
-    var ws = new WebSocket(scheme + window.location.host + "/api/v1/live?since=" + encodeURIComponent(position));
+    var ws = new WebSocket(scheme + window.location.host + "/api/v1/live?checkpoints=1&since=" + encodeURIComponent(position));
     ws.onopen = function () { delay = 1000; };
     ws.onmessage = function (ev) {
       var msg;
       try { msg = JSON.parse(ev.data); } catch (e) { return; }
-      if (msg.position) { position = String(msg.position); }
+      // Resume only from a checkpoint: it says every change up to there has arrived.
+      if (msg.type === "checkpoint" && msg.position) { position = String(msg.position); }
       if (msg.change && msg.change.model === "board" && !pending) {
         pending = window.setTimeout(refresh, 150);
       }
