@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -350,17 +351,26 @@ type VerifyResult struct {
 }
 
 func (s *Server) postVerify(w http.ResponseWriter, r *http.Request) {
-	res, err := eventstore.Verify(r.Context(), s.cfg.Store, s.cfg.Store.ChainScope())
+	v, err := s.verifyLog(r.Context())
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// verifyLog checks the whole hash chain; a broken chain is a result, not an error.
+func (s *Server) verifyLog(ctx context.Context) (VerifyResult, error) {
+	res, err := eventstore.Verify(ctx, s.cfg.Store, s.cfg.Store.ChainScope())
 	out := VerifyResult{OK: err == nil, Events: res.Events, HeadPosition: res.HeadPosition, HeadHash: res.HeadHash}
 	var ce *eventstore.ChainError
 	switch {
 	case errors.As(err, &ce):
 		out.FailedAt, out.Reason = ce.Position, ce.Reason
 	case err != nil:
-		s.internalError(w, r, err)
-		return
+		return out, err
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out, nil
 }
 
 // getAsOf replays a case from the log as it stood at ?at= (RFC 3339, or a date for the end of that
@@ -380,24 +390,17 @@ func (s *Server) getAsOf(w http.ResponseWriter, r *http.Request) {
 		}
 		at = t
 	}
-	events, err := s.cfg.Store.ReadStream(r.Context(), workflows.CaseStream(id), eventstore.Forwards, 0, 0)
+	c, err := s.caseAsOf(r.Context(), id, at)
 	if errors.Is(err, eventstore.ErrStreamNotFound) {
 		writeProblem(w, r, http.StatusNotFound, "No such case", fmt.Sprintf("The log holds no case %q.", id))
 		return
 	}
-	if err != nil {
-		s.internalError(w, r, err)
+	if errors.Is(err, review.ErrHistory) {
+		writeProblem(w, r, http.StatusNotFound, "Nothing recorded by then", err.Error(), FieldError{Field: "at", Detail: "before the case was notified"})
 		return
 	}
-	records := make([]review.Recorded, len(events))
-	for i, e := range events {
-		var meta eventstore.Metadata
-		json.Unmarshal(e.Metadata, &meta)
-		records[i] = review.Recorded{Type: e.Type, SchemaVersion: meta.SchemaVersion, Data: e.Data, Recorded: e.Recorded, Metadata: e.Metadata}
-	}
-	c, err := review.CaseAsOf(records, at)
 	if err != nil {
-		writeProblem(w, r, http.StatusNotFound, "Nothing recorded by then", err.Error(), FieldError{Field: "at", Detail: "before the case was notified"})
+		s.internalError(w, r, err)
 		return
 	}
 	s.recordRead(r, id, "case as of "+at.UTC().Format(time.RFC3339))

@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -17,6 +16,7 @@ import (
 
 	"casereview/auth"
 	"casereview/calendar"
+	"casereview/caselog"
 	"casereview/eventstore"
 	"casereview/projections"
 	"casereview/review"
@@ -447,21 +447,7 @@ func (s *Server) awaitPosition(ctx context.Context, position uint64) {
 
 // caseAsOf folds a case from the log as it stood at the instant at.
 func (s *Server) caseAsOf(ctx context.Context, id string, at time.Time) (*review.Case, error) {
-	events, err := s.cfg.Store.ReadStream(ctx, workflows.CaseStream(id), eventstore.Forwards, 0, 0)
-	if err != nil {
-		return nil, fmt.Errorf("read case %s: %w", id, err)
-	}
-	records := make([]review.Recorded, len(events))
-	for i, e := range events {
-		var meta eventstore.Metadata
-		if len(e.Metadata) > 0 {
-			if err := json.Unmarshal(e.Metadata, &meta); err != nil {
-				return nil, fmt.Errorf("event %d of case %s: metadata: %w", i, id, err)
-			}
-		}
-		records[i] = review.Recorded{Type: e.Type, SchemaVersion: meta.SchemaVersion, Data: e.Data, Recorded: e.Recorded, Metadata: e.Metadata}
-	}
-	return review.CaseAsOf(records, at)
+	return caselog.AsOf(ctx, s.cfg.Store, id, at)
 }
 
 // notFoundPage answers a missing case with a page; it reports whether it did.

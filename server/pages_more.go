@@ -12,7 +12,6 @@ import (
 
 	"casereview/auth"
 	"casereview/calendar"
-	"casereview/eventstore"
 	"casereview/projections"
 	"casereview/review"
 	"casereview/workflows"
@@ -281,13 +280,8 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request) {
 		d.NextAfter = d.Entries[len(d.Entries)-1].Position
 	}
 	if r.Method == http.MethodPost {
-		res, err := eventstore.Verify(r.Context(), s.cfg.Store, s.cfg.Store.ChainScope())
-		v := VerifyResult{OK: err == nil, Events: res.Events, HeadPosition: res.HeadPosition, HeadHash: res.HeadHash}
-		var ce *eventstore.ChainError
-		switch {
-		case errors.As(err, &ce):
-			v.FailedAt, v.Reason = ce.Position, ce.Reason
-		case err != nil:
+		v, err := s.verifyLog(r.Context())
+		if err != nil {
 			s.internalError(w, r, err)
 			return
 		}

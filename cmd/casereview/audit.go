@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"casereview/caselog"
 	"casereview/eventstore"
 	"casereview/eventstore/connect"
 	"casereview/review"
@@ -122,24 +123,11 @@ func parseAsOf(s string, now time.Time) (time.Time, error) {
 
 // replayCase folds a case's stream as it stood at asOf, with the rule-set version its events recorded.
 func replayCase(ctx context.Context, store eventstore.Store, caseID string, asOf time.Time) (*review.Case, error) {
-	events, err := store.ReadStream(ctx, workflows.CaseStream(caseID), eventstore.Forwards, 0, 0)
+	c, err := caselog.AsOf(ctx, store, caseID, asOf)
 	if errors.Is(err, eventstore.ErrStreamNotFound) {
 		return nil, fmt.Errorf("no case %q in the event log (stream %s is empty)", caseID, workflows.CaseStream(caseID))
 	}
-	if err != nil {
-		return nil, err
-	}
-	records := make([]review.Recorded, len(events))
-	for i, e := range events {
-		var meta eventstore.Metadata
-		if len(e.Metadata) > 0 {
-			if err := json.Unmarshal(e.Metadata, &meta); err != nil {
-				return nil, fmt.Errorf("event at position %d: metadata: %w", e.Position, err)
-			}
-		}
-		records[i] = review.Recorded{Type: e.Type, SchemaVersion: meta.SchemaVersion, Data: e.Data, Recorded: e.Recorded, Metadata: e.Metadata}
-	}
-	return review.CaseAsOf(records, asOf)
+	return c, err
 }
 
 // openExisting opens an event store that must already exist: an auditor's mistyped path must not

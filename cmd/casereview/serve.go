@@ -7,6 +7,9 @@ import (
 	"io"
 	"strings"
 
+	"go.temporal.io/sdk/client"
+
+	"casereview/eventstore"
 	"casereview/logging"
 	"casereview/worker/payloadcrypt"
 )
@@ -24,6 +27,23 @@ func addExternalFlags(fs *flag.FlagSet) *externalFlags {
 	fs.StringVar(&f.keys, "payload-keys", "", "payload encryption keyring file (JSON, mode 0600; required; every server and worker shares it)")
 	fs.StringVar(&f.level, "log-level", "info", "log level: trace, debug, info, warn, error")
 	return &f
+}
+
+// connect opens the external event store and dials Temporal with the shared payload keys.
+func (st *stack) connect(ctx context.Context, ext *externalFlags) (eventstore.Store, client.Client, error) {
+	store, err := st.openStore(ctx, ext.events)
+	if err != nil {
+		return nil, nil, err
+	}
+	kr, err := payloadcrypt.LoadKeyring(ext.keys)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := st.dialTemporal(ctx, ext.temporal, ext.namespace, kr)
+	if err != nil {
+		return nil, nil, err
+	}
+	return store, c, nil
 }
 
 func (f *externalFlags) check() error {
@@ -53,15 +73,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.StringVar(&web.OIDC.AgencyClaim, "oidc-agency-claim", "casereview_agency", "ID-token claim holding the user's agency id")
 	origins := fs.String("allowed-origins", "", "comma-separated origins besides this server's own that may open the live feed")
 	return runExternal(ctx, "server", fs, args, ext, stdout, stderr, func(ctx context.Context, st *stack) error {
-		store, err := st.openStore(ctx, ext.events)
-		if err != nil {
-			return err
-		}
-		kr, err := payloadcrypt.LoadKeyring(ext.keys)
-		if err != nil {
-			return err
-		}
-		c, err := st.dialTemporal(ctx, ext.temporal, ext.namespace, kr)
+		store, c, err := st.connect(ctx, ext)
 		if err != nil {
 			return err
 		}
@@ -87,15 +99,7 @@ func runWorker(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	ext := addExternalFlags(fs)
 	nf := addNotifyFlags(fs, "./casereview-notify-ledger.db")
 	return runExternal(ctx, "worker", fs, args, ext, stdout, stderr, func(ctx context.Context, st *stack) error {
-		store, err := st.openStore(ctx, ext.events)
-		if err != nil {
-			return err
-		}
-		kr, err := payloadcrypt.LoadKeyring(ext.keys)
-		if err != nil {
-			return err
-		}
-		c, err := st.dialTemporal(ctx, ext.temporal, ext.namespace, kr)
+		store, c, err := st.connect(ctx, ext)
 		if err != nil {
 			return err
 		}
