@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -95,7 +96,11 @@ type DB struct {
 	mu      sync.Mutex
 	head    uint64
 	waiters []chan struct{} // closed when a commit moves head
-	stale   map[string]bool // models whose stored code version differs: Run rebuilds them
+	// recent holds the newest changes in memory, every change after recentFrom, so that the live
+	// feed's many readers, woken together by one commit, read memory instead of each querying.
+	recent     []Change
+	recentFrom uint64
+	stale      map[string]bool // models whose stored code version differs: Run rebuilds them
 
 	calendars sync.Map // region -> *calendar.Calendar
 
@@ -129,6 +134,12 @@ func OpenWith(path string, opts Options) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
+	// Changes up to here are in the file; every one after it will be in memory too.
+	if err := d.db.QueryRow(`SELECT COALESCE(MAX(position), 0) FROM changes`).Scan(&d.recentFrom); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("projections: read the change feed's end: %w", err)
+	}
+	d.recentFrom = max(d.recentFrom, d.head)
 	return d, nil
 }
 
@@ -278,6 +289,7 @@ func (d *DB) applyBatch(ctx context.Context, events []eventstore.RecordedEvent) 
 	}
 	moved := map[string]bool{}
 	var head uint64
+	var committed []Change
 	// Cases folded in this batch stay in memory until it commits: a backlog of one case's events
 	// decodes and encodes its state once per batch rather than once per event.
 	cases, lastPos := map[string]*review.Case{}, map[string]uint64{}
@@ -303,6 +315,7 @@ func (d *DB) applyBatch(ctx context.Context, events []eventstore.RecordedEvent) 
 			return fmt.Errorf("projections: apply %s at position %d: %w", e.Type, e.Position, err)
 		}
 		for i, c := range changes {
+			committed = append(committed, c)
 			body, err := json.Marshal(c)
 			if err != nil {
 				return fmt.Errorf("projections: encode change: %w", err)
@@ -335,7 +348,7 @@ func (d *DB) applyBatch(ctx context.Context, events []eventstore.RecordedEvent) 
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("projections: commit: %w", err)
 	}
-	d.advance(head)
+	d.advance(head, committed)
 	return nil
 }
 
@@ -364,12 +377,25 @@ func (d *DB) catchUp(ctx context.Context, store eventstore.Store, from uint64) (
 	return d.Checkpoint(ctx)
 }
 
-// advance moves the head and wakes every waiter.
-func (d *DB) advance(position uint64) {
+// recentChanges bounds the changes kept in memory for the live feed.
+const recentChanges = 4096
+
+// advance moves the head, keeps the committed changes in memory and wakes every waiter.
+func (d *DB) advance(position uint64, committed []Change) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if position > d.head {
 		d.head = position
+	}
+	d.recent = append(d.recent, committed...)
+	if over := len(d.recent) - recentChanges; over > 0 {
+		// Drop whole positions only: what stays must be every change after recentFrom.
+		cut := over
+		for cut < len(d.recent) && d.recent[cut].Position == d.recent[cut-1].Position {
+			cut++
+		}
+		d.recentFrom = d.recent[cut-1].Position
+		d.recent = append([]Change(nil), d.recent[cut:]...)
 	}
 	for _, w := range d.waiters {
 		close(w)
@@ -395,7 +421,7 @@ func (d *DB) Run(ctx context.Context, store eventstore.Store, log zerolog.Logger
 	if err != nil {
 		return err
 	}
-	d.advance(from)
+	d.advance(from, nil)
 	if from, err = d.catchUp(ctx, store, from); err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -431,6 +457,24 @@ func (d *DB) Run(ctx context.Context, store eventstore.Store, log zerolog.Logger
 
 // ChangesSince calls fn for every change after position, in order, and returns the last position seen.
 func (d *DB) ChangesSince(ctx context.Context, position uint64, fn func(Change) error) (uint64, error) {
+	d.mu.Lock()
+	inMemory := position >= d.recentFrom
+	var recent []Change
+	if inMemory {
+		i := sort.Search(len(d.recent), func(i int) bool { return d.recent[i].Position > position })
+		recent = d.recent[i:len(d.recent):len(d.recent)]
+	}
+	d.mu.Unlock()
+	if inMemory {
+		last := position
+		for _, c := range recent {
+			last = c.Position
+			if err := fn(c); err != nil {
+				return last, err
+			}
+		}
+		return last, nil
+	}
 	rows, err := d.db.QueryContext(ctx, `SELECT position, body FROM changes WHERE position > ? ORDER BY position, seq`, position)
 	if err != nil {
 		return position, fmt.Errorf("projections: read changes: %w", err)

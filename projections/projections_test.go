@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -592,5 +593,57 @@ func TestFileOfTheFirstVersionIsRebuiltAtStart(t *testing.T) {
 	sameDump(t, got, want)
 	if _, err := d.GetCase(ctx, "CR-1"); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestChangesFromMemoryMatchTheFile reads the change feed from the in-memory window a live process
+// keeps and from the file, as a freshly opened process does, and finds the same changes, in order,
+// from every starting position, including after the window has dropped its oldest positions.
+func TestChangesFromMemoryMatchTheFile(t *testing.T) {
+	dir := t.TempDir()
+	store := openStore(t, dir)
+	path := filepath.Join(dir, "read.db")
+	live := openDB(t, path)
+	newScriptedCase(t, "CR-1").until(t, store, "")
+	ctx := context.Background()
+	events := readAll(t, store)
+	for _, e := range events {
+		if err := live.Apply(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	collect := func(d *DB, since uint64) []Change {
+		var out []Change
+		if _, err := d.ChangesSince(ctx, since, func(c Change) error { out = append(out, c); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	fresh := openDB(t, path)
+	if fresh.recentFrom != events[len(events)-1].Position || len(fresh.recent) != 0 {
+		t.Fatalf("a fresh process holds changes after %d in memory (%d), want none after the file's end", fresh.recentFrom, len(fresh.recent))
+	}
+	if live.recentFrom != 0 || len(live.recent) == 0 {
+		t.Fatalf("the live process keeps changes after %d (%d of them), want all since it opened", live.recentFrom, len(live.recent))
+	}
+	for _, since := range []uint64{0, 1, events[len(events)/2].Position, events[len(events)-1].Position} {
+		fromMemory, fromFile := collect(live, since), collect(fresh, since)
+		if !reflect.DeepEqual(fromMemory, fromFile) {
+			t.Fatalf("since %d: memory gives %d changes, the file %d", since, len(fromMemory), len(fromFile))
+		}
+	}
+	// Shrink the window as a long-running process would: what stays is whole positions, and a
+	// reader from before it falls back to the file.
+	live.mu.Lock()
+	cut := len(live.recent) / 2
+	for cut < len(live.recent) && live.recent[cut].Position == live.recent[cut-1].Position {
+		cut++
+	}
+	live.recentFrom, live.recent = live.recent[cut-1].Position, live.recent[cut:]
+	live.mu.Unlock()
+	for _, since := range []uint64{0, live.recentFrom, live.recentFrom + 1} {
+		if got, want := collect(live, since), collect(fresh, since); !reflect.DeepEqual(got, want) {
+			t.Fatalf("since %d after trimming: %d changes, want %d", since, len(got), len(want))
+		}
 	}
 }

@@ -212,6 +212,6 @@ func (d *DB) swap(ctx context.Context, store eventstore.Store, a *applier, reach
 		delete(d.stale, m.name)
 	}
 	d.mu.Unlock()
-	d.advance(reached)
+	d.advance(reached, nil)
 	return nil
 }
