@@ -118,6 +118,8 @@ type reviewRun struct {
 	nextWake    time.Time
 	obligations []ObligationSent
 	handled     map[string]bool // case-level wakes acted on that the log does not record (notices, undeliverable reminders)
+	// keyedOverdue: request and action deadlines mark the case overdue too (workflow version 1).
+	keyedOverdue bool
 }
 
 // Review runs one case from notification to closure, driven by the case's rule set.
@@ -131,6 +133,8 @@ func Review(ctx workflow.Context, in ReviewInput) error {
 		return info.GetContinueAsNewSuggested() || (in.HistoryLimit > 0 && info.GetCurrentHistoryLength() >= in.HistoryLimit)
 	}
 	ctx = withActivityOptions(ctx)
+	// Deadlines of requests and actions began to mark the case overdue after the first cases ran.
+	r.keyedOverdue = workflow.GetVersion(ctx, "keyed-clock-overdue", workflow.DefaultVersion, 1) >= 1
 	if err := workflow.SetQueryHandler(ctx, StatusQuery, r.status); err != nil {
 		return err
 	}
@@ -290,7 +294,15 @@ func (r *reviewRun) handleCommand(ctx workflow.Context, req CommandRequest) (Com
 	if err != nil {
 		return CommandResult{}, ruleError(err)
 	}
-	if text := publicText(cmd); text != "" {
+	text := publicText(cmd)
+	if _, publishing := cmd.(review.PublishReport); !publishing && text != "" {
+		// Checking the public fields of actions and evidence came after the first cases ran; their
+		// histories hold no such activity, so those updates replay without it.
+		if workflow.GetVersion(ctx, "public-fields-redaction", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+			text = ""
+		}
+	}
+	if text != "" {
 		if err := r.checkRedaction(ctx, text); err != nil {
 			return CommandResult{}, err
 		}
@@ -466,7 +478,7 @@ func (r *reviewRun) wakes() []wake {
 	for _, k := range r.c.RunningClocks() {
 		// Every deadline, the case's own and those its children follow, marks the case overdue
 		// in its search attributes when it passes.
-		if k.Kind == review.KindDeadline {
+		if k.Kind == review.KindDeadline && (k.Key == "" || r.keyedOverdue) {
 			id := "overdue/" + k.Clock + "/" + k.Key + "/" + k.Due.String()
 			if !r.handled[id] {
 				out = append(out, wake{id: id, at: k.DueAt.Add(time.Second), do: func(ctx workflow.Context) error {
