@@ -37,6 +37,9 @@ func commands() []command {
 }
 
 func main() {
+	// Everything casereview writes (the event log, read models, sessions, keys) is about children:
+	// no file it creates is readable by other users of the machine.
+	syscall.Umask(0o077)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
