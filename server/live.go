@@ -110,6 +110,7 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 		// database connection through either lets a few live connections take the whole pool,
 		// each waiting on the next for a second connection, and stalls the API and the projections.
 		page, last, full, err := s.changesPage(ctx, since)
+		sent := 0
 		for i := 0; err == nil && i < len(page); i++ {
 			c := page[i]
 			if !vis.may(ctx, c) {
@@ -117,6 +118,7 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 			}
 			conn.SetWriteDeadline(time.Now().Add(writeWait))
 			err = conn.WriteJSON(liveMessage{Type: "change", Position: c.Position, Change: &c})
+			sent++
 		}
 		if err != nil {
 			if ctx.Err() == nil {
@@ -124,7 +126,9 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 			}
 			return
 		}
-		if checkpoints && last > since {
+		// Only after frames this user saw: a checkpoint for nothing would be traffic for every
+		// client on every commit, and would tell an agency when other cases change.
+		if checkpoints && sent > 0 && last > since {
 			conn.SetWriteDeadline(time.Now().Add(writeWait))
 			if err := conn.WriteJSON(liveMessage{Type: "checkpoint", Position: last}); err != nil {
 				return

@@ -129,6 +129,7 @@ func follow(ctx workflow.Context, in FollowInput) error {
 		cancel()
 		if !stopped && workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
 			for deadlines.ReceiveAsync(&in.Deadline) {
+				in.Progress.Escalated = 0
 			}
 			if stops.ReceiveAsync(nil) {
 				return nil

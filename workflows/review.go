@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -120,6 +121,8 @@ type reviewRun struct {
 	handled     map[string]bool // case-level wakes acted on that the log does not record (notices, undeliverable reminders)
 	// keyedOverdue: request and action deadlines mark the case overdue too (workflow version 1).
 	keyedOverdue bool
+	// publicFieldsChecked: action summaries, measures and evidence are redaction-checked (version 1).
+	publicFieldsChecked bool
 }
 
 // Review runs one case from notification to closure, driven by the case's rule set.
@@ -135,6 +138,9 @@ func Review(ctx workflow.Context, in ReviewInput) error {
 	ctx = withActivityOptions(ctx)
 	// Deadlines of requests and actions began to mark the case overdue after the first cases ran.
 	r.keyedOverdue = workflow.GetVersion(ctx, "keyed-clock-overdue", workflow.DefaultVersion, 1) >= 1
+	// Every field that goes public, not only the report, is checked for identifiers (version 1).
+	// Read once per run, at its start: a run begun before keeps its behaviour until it continues as new.
+	r.publicFieldsChecked = workflow.GetVersion(ctx, "public-fields-redaction", workflow.DefaultVersion, 1) >= 1
 	if err := workflow.SetQueryHandler(ctx, StatusQuery, r.status); err != nil {
 		return err
 	}
@@ -295,14 +301,17 @@ func (r *reviewRun) handleCommand(ctx workflow.Context, req CommandRequest) (Com
 		return CommandResult{}, ruleError(err)
 	}
 	text := publicText(cmd)
-	if _, publishing := cmd.(review.PublishReport); !publishing && text != "" {
-		// Checking the public fields of actions and evidence came after the first cases ran; their
-		// histories hold no such activity, so those updates replay without it.
-		if workflow.GetVersion(ctx, "public-fields-redaction", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
-			text = ""
+	if r.publicFieldsChecked {
+		if _, publishing := cmd.(review.PublishReport); publishing {
+			// The actions' public summaries are published with the report.
+			for _, a := range r.c.Actions {
+				text += "\n\n" + a.PublicSummary
+			}
 		}
+	} else if _, publishing := cmd.(review.PublishReport); !publishing {
+		text = "" // a run begun before fields other than the report were checked replays without it
 	}
-	if text != "" {
+	if strings.TrimSpace(text) != "" {
 		if err := r.checkRedaction(ctx, text); err != nil {
 			return CommandResult{}, err
 		}
@@ -405,6 +414,7 @@ func (r *reviewRun) record(ctx workflow.Context, events []activities.NewEvent, a
 
 // afterEvents starts and steers child workflows for keyed clocks and refreshes the search attributes.
 func (r *reviewRun) afterEvents(ctx workflow.Context, events []review.Event) error {
+	var errs []error
 	for _, e := range events {
 		switch e := e.(type) {
 		case review.ClockStarted:
@@ -412,7 +422,7 @@ func (r *reviewRun) afterEvents(ctx workflow.Context, events []review.Event) err
 				continue
 			}
 			if err := r.startChild(ctx, e.Deadline); err != nil {
-				return err
+				errs = append(errs, err) // the others still start, and the attributes still update
 			}
 		case review.ClockExtended:
 			if e.Key != "" {
@@ -424,7 +434,8 @@ func (r *reviewRun) afterEvents(ctx workflow.Context, events []review.Event) err
 			}
 		}
 	}
-	return r.upsertSearchAttributes(ctx)
+	errs = append(errs, r.upsertSearchAttributes(ctx))
+	return errors.Join(errs...)
 }
 
 func (r *reviewRun) upsertSearchAttributes(ctx workflow.Context) error {
@@ -551,6 +562,8 @@ func (r *reviewRun) act(ctx workflow.Context) error {
 	}
 	for _, w := range due {
 		if o, ok := r.obligationOf(w.id); ok && o.Kind == "reminder" && latest[o.Clock] != w.id {
+			// Superseded by a later reminder of the same clock: never sent, even if that one fails.
+			r.handled[w.id] = true
 			continue
 		}
 		if err := w.do(ctx); err != nil {
