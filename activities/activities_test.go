@@ -149,3 +149,38 @@ func TestCheckRedactionListsPassages(t *testing.T) {
 		t.Fatalf("redacted text: %+v %v", res, err)
 	}
 }
+
+func TestLoadPages(t *testing.T) {
+	ctx := context.Background()
+	a := &Activities{Store: openStore(t)}
+	var evs []NewEvent
+	for i := range 7 {
+		evs = append(evs, NewEvent{Type: "StageCompleted", Data: []byte(`{"n":` + string(rune('0'+i)) + `}`)})
+	}
+	if _, err := a.record(ctx, "k", RecordInput{Stream: "case-CR-P", ExpectedRevision: -1, Events: evs}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for from := uint64(0); ; {
+		res, err := a.Load(ctx, LoadInput{Stream: "case-CR-P", From: from, Max: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range res.Stored {
+			got = append(got, string(s.Data))
+		}
+		if !res.More {
+			if res.Revision != 6 {
+				t.Fatalf("last page ends at revision %d, want 6", res.Revision)
+			}
+			break
+		}
+		if len(res.Stored) != 3 {
+			t.Fatalf("a page of %d, want 3", len(res.Stored))
+		}
+		from = uint64(res.Revision) + 1
+	}
+	if len(got) != 7 || got[0] != `{"n":0}` || got[6] != `{"n":6}` {
+		t.Fatalf("pages gave %v", got)
+	}
+}

@@ -256,19 +256,28 @@ func (r *reviewRun) status() (ReviewStatus, error) {
 // load folds the case from its stream: the event log, not workflow history, is the record.
 func (r *reviewRun) load(ctx workflow.Context) error {
 	var a *activities.Activities
-	var res activities.LoadResult
-	if err := workflow.ExecuteActivity(ctx, a.Load, activities.LoadInput{Stream: CaseStream(r.caseID)}).Get(ctx, &res); err != nil {
-		return fmt.Errorf("load case: %w", err)
-	}
-	events, err := res.Events()
-	if err != nil {
-		return temporal.NewNonRetryableApplicationError("decode case: "+err.Error(), "History", err)
+	var events []review.Event
+	var revision int64
+	for from := uint64(0); ; {
+		var res activities.LoadResult
+		if err := workflow.ExecuteActivity(ctx, a.Load, activities.LoadInput{Stream: CaseStream(r.caseID), From: from}).Get(ctx, &res); err != nil {
+			return fmt.Errorf("load case: %w", err)
+		}
+		page, err := res.Events()
+		if err != nil {
+			return temporal.NewNonRetryableApplicationError("decode case: "+err.Error(), "History", err)
+		}
+		events, revision = append(events, page...), res.Revision
+		if !res.More {
+			break
+		}
+		from = uint64(res.Revision) + 1
 	}
 	c, err := review.Replay(events)
 	if err != nil {
 		return temporal.NewNonRetryableApplicationError("fold case: "+err.Error(), "History", err)
 	}
-	r.c, r.revision = c, res.Revision
+	r.c, r.revision = c, revision
 	return r.setRules(c.Rules())
 }
 
