@@ -3,31 +3,18 @@ package integration
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net/http/httptest"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
-	sdkworker "go.temporal.io/sdk/worker"
-	"go.temporal.io/server/temporaltest"
 
-	"casereview/access"
-	"casereview/activities"
-	"casereview/auth"
 	"casereview/calendar"
-	"casereview/devtemporal"
 	"casereview/eventstore"
 	"casereview/eventstore/embedded"
-	"casereview/projections"
 	"casereview/review"
-	"casereview/server"
-	"casereview/worker"
-	"casereview/worker/payloadcrypt"
 	"casereview/workflows"
 )
 
@@ -57,66 +44,9 @@ func (c *logClock) set(t time.Time) {
 // test's hands.
 func startBrowserSystem(t *testing.T) (*system, *logClock) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
 	clock := &logClock{}
-	kr, err := payloadcrypt.GenerateKeyring()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
-	if err := devtemporal.EnsureSearchAttributes(ctx, ts.GetFrontendHostPort(), ts.GetDefaultNamespace(), workflows.SearchAttributes); err != nil {
-		t.Fatal(err)
-	}
-	c := ts.NewClientWithOptions(worker.ClientOptions(ts.GetFrontendHostPort(), ts.GetDefaultNamespace(), kr, zerolog.Nop()))
-	dir := t.TempDir()
-	store, err := embedded.Open(filepath.Join(dir, "events.db"), embedded.WithClock(clock.now))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	w := sdkworker.New(c, workflows.TaskQueue, sdkworker.Options{})
-	worker.Register(w, &activities.Activities{Store: store})
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Stop)
-	db, err := projections.Open(filepath.Join(dir, "readmodels.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	done := make(chan error, 1)
-	go func() { done <- db.Run(ctx, store, zerolog.Nop()) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-			t.Errorf("projections: %v", err)
-		}
-	})
-	authStore, err := auth.OpenStore(ctx, filepath.Join(dir, "auth.db"), time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { authStore.Close() })
-	a, err := auth.New(auth.Config{Store: authStore, InsecureCookies: true, Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev, err := auth.NewDevSignIn(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec, err := access.NewRecorder(access.Config{Flush: server.AccessFlusher(store), Interval: 50 * time.Millisecond, Logger: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rec.Close(context.Background()) })
-	handler := server.New(server.Config{Cases: workflows.Cases{Client: c}, ReadModels: db, Store: store, Auth: a, SignIn: dev, Access: rec, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
-	srv := httptest.NewServer(handler)
-	t.Cleanup(srv.Close)
-	t.Cleanup(handler.Close)
-	return &system{store: store, db: db, client: c, http: srv}, clock
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
+	return startSystemWith(t, log, embedded.WithClock(clock.now)), clock
 }
 
 // seedStep is one command of a recorded history, made at noon UTC on a date.

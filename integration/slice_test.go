@@ -42,7 +42,11 @@ type system struct {
 	http   *httptest.Server
 }
 
-func startSystem(t *testing.T) *system {
+func startSystem(t *testing.T) *system { return startSystemWith(t, zerolog.Nop()) }
+
+// startSystemWith starts the system with the server logging to log and the event store opened
+// with opts (e.g. a clock the test controls).
+func startSystemWith(t *testing.T, log zerolog.Logger, opts ...embedded.Option) *system {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -56,7 +60,7 @@ func startSystem(t *testing.T) *system {
 	}
 	c := ts.NewClientWithOptions(worker.ClientOptions(ts.GetFrontendHostPort(), ts.GetDefaultNamespace(), kr, zerolog.Nop()))
 	dir := t.TempDir()
-	store, err := embedded.Open(filepath.Join(dir, "events.db"))
+	store, err := embedded.Open(filepath.Join(dir, "events.db"), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +102,7 @@ func startSystem(t *testing.T) *system {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rec.Close(context.Background()) })
-	handler := server.New(server.Config{Cases: workflows.Cases{Client: c}, ReadModels: db, Store: store, Auth: a, SignIn: dev, Access: rec, Logger: zerolog.Nop()})
+	handler := server.New(server.Config{Cases: workflows.Cases{Client: c}, ReadModels: db, Store: store, Auth: a, SignIn: dev, Access: rec, Logger: log})
 	srv := httptest.NewServer(handler)
 	t.Cleanup(srv.Close)
 	t.Cleanup(handler.Close)

@@ -122,9 +122,8 @@ func (s *Server) listCases(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, err)
 		return
 	}
-	page, next, bad := paginate(r, rows)
-	if bad != nil {
-		writeProblem(w, r, http.StatusBadRequest, "Bad pagination", bad.Detail, *bad)
+	page, next, ok := pageOf(w, r, rows)
+	if !ok {
 		return
 	}
 	s.writeETagged(w, r, struct {
@@ -161,6 +160,16 @@ func paginate[T any](r *http.Request, all []T) ([]T, string, *FieldError) {
 		next = strconv.Itoa(end)
 	}
 	return all[offset:end], next, nil
+}
+
+// pageOf cuts one page out of a list, answering 400 naming limit or cursor when they are bad.
+func pageOf[T any](w http.ResponseWriter, r *http.Request, all []T) ([]T, string, bool) {
+	page, next, bad := paginate(r, all)
+	if bad != nil {
+		writeProblem(w, r, http.StatusBadRequest, "Bad pagination", bad.Detail, *bad)
+		return nil, "", false
+	}
+	return page, next, true
 }
 
 // writeETagged writes v as JSON with a strong ETag, answering 304 when the client has it already.
@@ -285,9 +294,8 @@ func (s *Server) getInbox(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, err)
 		return
 	}
-	page, next, bad := paginate(r, items)
-	if bad != nil {
-		writeProblem(w, r, http.StatusBadRequest, "Bad pagination", bad.Detail, *bad)
+	page, next, ok := pageOf(w, r, items)
+	if !ok {
 		return
 	}
 	s.writeETagged(w, r, struct {

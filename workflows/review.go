@@ -517,28 +517,24 @@ func (r *reviewRun) wakes() []wake {
 			out = append(out, wake{id: k.Clock + "/" + o.ID, at: o.At, do: func(ctx workflow.Context) error { return r.fulfil(ctx, o) }})
 		}
 	}
-	if n := len(r.c.Deferrals); n > 0 && r.c.Publication == nil {
-		d := r.c.Deferrals[n-1]
-		id := "deferral-review/" + d.ReviewDate.String()
-		if !r.handled[id] {
-			out = append(out, wake{id: id, at: morning(r.cal, d.ReviewDate), do: func(ctx workflow.Context) error {
-				r.handled[id] = true
-				_, err := r.notify(ctx, Obligation{ID: id, Kind: "deferral-review", On: d.ReviewDate, At: morning(r.cal, d.ReviewDate), Notify: review.RoleBusinessUnit},
-					"review the deferral of publication", d.ReviewDate)
-				return err
-			}})
+	// A dated notice to the business unit, sent once on its morning.
+	notice := func(kind string, on calendar.Date, what string) {
+		id := kind + "/" + on.String()
+		if r.handled[id] {
+			return
 		}
+		o := Obligation{ID: id, Kind: kind, On: on, At: morning(r.cal, on), Notify: review.RoleBusinessUnit}
+		out = append(out, wake{id: id, at: o.At, do: func(ctx workflow.Context) error {
+			r.handled[id] = true
+			_, err := r.notify(ctx, o, what, on)
+			return err
+		}})
+	}
+	if n := len(r.c.Deferrals); n > 0 && r.c.Publication == nil {
+		notice("deferral-review", r.c.Deferrals[n-1].ReviewDate, "review the deferral of publication")
 	}
 	if n := r.c.Notice; n != nil && !n.PlannedPublication.IsZero() && r.c.Publication == nil && len(r.c.Deferrals) == 0 {
-		id := "planned-publication/" + n.PlannedPublication.String()
-		if !r.handled[id] {
-			out = append(out, wake{id: id, at: morning(r.cal, n.PlannedPublication), do: func(ctx workflow.Context) error {
-				r.handled[id] = true
-				_, err := r.notify(ctx, Obligation{ID: id, Kind: "planned-publication", On: n.PlannedPublication, At: morning(r.cal, n.PlannedPublication), Notify: review.RoleBusinessUnit},
-					"publish the report: the planned publication date has come", n.PlannedPublication)
-				return err
-			}})
-		}
+		notice("planned-publication", n.PlannedPublication, "publish the report: the planned publication date has come")
 	}
 	slices.SortStableFunc(out, func(a, b wake) int { return a.at.Compare(b.at) })
 	return out

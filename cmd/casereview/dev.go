@@ -47,17 +47,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, "dev", err)
 	}
 	fmt.Fprintf(stdout, "casereview is ready at %s (data in %s). Press Ctrl-C to stop.\n", st.url, cfg.DataDir)
-	select {
-	case <-ctx.Done():
-		log.Info().Msg("stopping")
-	case err = <-st.Err():
-		log.Error().Err(err).Msg("a part failed; stopping")
-	}
-	st.Stop()
-	if err != nil {
-		return exitFailure
-	}
-	return 0
+	return st.wait(ctx)
 }
 
 // startDev starts every part in order: Temporal, event store, keys, worker, projections, HTTP.

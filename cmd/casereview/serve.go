@@ -128,14 +128,5 @@ func runExternal(ctx context.Context, name string, fs *flag.FlagSet, args []stri
 		st.Stop()
 		return fail(stderr, name, err)
 	}
-	select {
-	case <-ctx.Done():
-	case err = <-st.Err():
-		log.Error().Err(err).Msg("a part failed; stopping")
-	}
-	st.Stop()
-	if err != nil {
-		return exitFailure
-	}
-	return 0
+	return st.wait(ctx)
 }

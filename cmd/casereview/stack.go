@@ -59,8 +59,21 @@ func (s *stack) fail(err error) {
 	}
 }
 
-// Err reports the first part that failed while running.
-func (s *stack) Err() <-chan error { return s.errc }
+// wait runs until ctx ends or a part fails, stops every part, and returns the exit status.
+func (s *stack) wait(ctx context.Context) int {
+	var err error
+	select {
+	case <-ctx.Done():
+		s.log.Info().Msg("stopping")
+	case err = <-s.errc:
+		s.log.Error().Err(err).Msg("a part failed; stopping")
+	}
+	s.Stop()
+	if err != nil {
+		return exitFailure
+	}
+	return 0
+}
 
 // background runs f until ctx ends; its failure is reported on Err.
 func (s *stack) background(ctx context.Context, name string, f func(context.Context) error) {
